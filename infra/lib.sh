@@ -1,0 +1,64 @@
+# shellcheck shell=bash disable=SC2034 # the settings are used by the scripts that source this
+# Shared by up.sh and down.sh, so both agree on where the stack keeps its state and
+# on how a process started by up.sh is recognised again later.
+
+STACK_DIR="${LIFEBOAT_STACK_DIR:-$HOME/.cache/lifeboat/stack}"
+CACHE_DIR="${LIFEBOAT_CACHE:-$HOME/.cache/lifeboat}"
+KUBE_BIN="$CACHE_DIR/kube/bin"
+PKI="$STACK_DIR/pki"
+LOGS="$STACK_DIR/logs"
+RUN="$STACK_DIR/run"
+
+ETCD_CLIENT_PORT=23790
+ETCD_PEER_PORT=23800
+APISERVER_PORT=16443
+CONTROLLER_MANAGER_PORT=10357
+MOTO_PORT=15000
+CLUSTER_NAME=lifeboat-local
+
+# Dependants first, so nothing spends its last seconds retrying a vanished backend.
+COMPONENTS=(kube-controller-manager kube-apiserver etcd moto)
+
+# A zombie still has a /proc entry but is gone for our purposes; whether it gets reaped
+# depends on what runs as pid 1, which differs between machines and containers.
+proc_alive() {
+  local stat state
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  state=${stat##*) }
+  state=${state%% *}
+  [[ -n $state && $state != Z ]]
+}
+
+# Prints the pid of a component only if that very process still runs: its command line
+# must equal the one recorded at start, so a recycled pid is never taken for ours.
+component_pid() {
+  local name=$1 pid
+  [[ -f $RUN/$name.pid && -f $RUN/$name.cmd ]] || return 1
+  pid=$(<"$RUN/$name.pid")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  proc_alive "$pid" || return 1
+  [[ "$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null)" == "$(<"$RUN/$name.cmd")" ]] || return 1
+  echo "$pid"
+}
+
+wait_gone() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while proc_alive "$pid"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+stop_component() {
+  local name=$1 pid
+  if pid=$(component_pid "$name"); then
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" 30; then
+      echo "$name (pid $pid) ignored TERM for 30s; sending KILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_gone "$pid" 10 || { echo "$name (pid $pid) is still running" >&2; return 1; }
+    fi
+    echo "$name: stopped (pid $pid)"
+  fi
+  rm -f "$RUN/$name.pid" "$RUN/$name.cmd"
+}

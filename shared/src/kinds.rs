@@ -1,0 +1,139 @@
+//! Kind names, as the setting spells them, resolved through the cluster's API discovery
+//! to the group, version, plural and scope that requests need.
+
+use kube::Client;
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::discovery::{Discovery, Scope, verbs};
+use serde::{Deserialize, Serialize};
+
+/// Why kinds could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum KindsError {
+    /// The cluster serves no resource of this kind.
+    #[error(
+        "the cluster '{cluster}' serves no kind named '{kind}'; check the spelling (Kubernetes spells kinds like \"ConfigMap\") \
+         and, for a custom resource, that its CustomResourceDefinition is installed"
+    )]
+    Unknown {
+        /// The kind asked for.
+        kind: String,
+        /// The cluster asked.
+        cluster: String,
+    },
+    /// The kind exists but cannot be listed, so it cannot be backed up.
+    #[error("the kind '{kind}' cannot be listed on cluster '{cluster}', so it cannot be backed up; remove it from K8sResourceKinds")]
+    NotListable {
+        /// The kind asked for.
+        kind: String,
+        /// The cluster asked.
+        cluster: String,
+    },
+    /// Discovery itself failed.
+    #[error("API discovery on cluster '{cluster}' failed: {source}; check that the function may reach the cluster and list its APIs")]
+    Discovery {
+        /// The cluster asked.
+        cluster: String,
+        /// The cause.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// A kind with everything a request needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ResolvedKind {
+    /// API group; empty for the core group.
+    pub group: String,
+    /// API version within the group.
+    pub version: String,
+    /// The kind's name.
+    pub kind: String,
+    /// The resource's plural, as in its URL.
+    pub plural: String,
+    /// Whether objects live in namespaces.
+    pub namespaced: bool,
+}
+
+impl ResolvedKind {
+    /// A kind from its parts.
+    pub fn new(group: &str, version: &str, kind: &str, plural: &str, namespaced: bool) -> Self {
+        Self { group: group.into(), version: version.into(), kind: kind.into(), plural: plural.into(), namespaced }
+    }
+
+    /// The core Namespace kind, which every backup stores for each tenant.
+    pub fn namespace() -> Self {
+        Self::new("", "v1", "Namespace", "namespaces", false)
+    }
+
+    /// `v1` or `group/version`, as objects carry it.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+    }
+
+    /// The folder name of this kind in a backup: the plural, qualified by a non-core group.
+    pub fn resource_dir(&self) -> String {
+        if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
+    }
+
+    /// The dynamic API resource for kube requests.
+    pub fn api_resource(&self) -> ApiResource {
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(&self.group, &self.version, &self.kind), &self.plural)
+    }
+}
+
+/// Runs discovery once against a cluster, then resolves kind names from it.
+pub struct KindResolver {
+    discovery: Discovery,
+    cluster: String,
+}
+
+impl KindResolver {
+    /// Discovers what the cluster serves.
+    pub async fn discover(client: Client, cluster: &str) -> Result<Self, KindsError> {
+        let discovery = Discovery::new(client).run().await.map_err(|source| KindsError::Discovery { cluster: cluster.into(), source })?;
+        Ok(Self { discovery, cluster: cluster.into() })
+    }
+
+    /// Resolves one kind name to the resource that serves it, at the group's preferred
+    /// version. When several groups serve a kind of the same name (`Event` is served by
+    /// the core group and by `events.k8s.io`), the core group wins, then the first group
+    /// in alphabetical order, so the choice is stable from run to run.
+    pub fn resolve(&self, kind: &str) -> Result<ResolvedKind, KindsError> {
+        let mut groups = self.discovery.groups_alphabetical();
+        groups.sort_by_key(|g| !g.name().is_empty());
+        for group in groups {
+            if let Some((ar, caps)) = group.recommended_kind(kind) {
+                if !caps.supports_operation(verbs::LIST) {
+                    return Err(KindsError::NotListable { kind: kind.into(), cluster: self.cluster.clone() });
+                }
+                return Ok(ResolvedKind {
+                    group: ar.group,
+                    version: ar.version,
+                    kind: ar.kind,
+                    plural: ar.plural,
+                    namespaced: matches!(caps.scope, Scope::Namespaced),
+                });
+            }
+        }
+        Err(KindsError::Unknown { kind: kind.into(), cluster: self.cluster.clone() })
+    }
+
+    /// Resolves every name, failing on the first the cluster does not serve.
+    pub fn resolve_all(&self, kinds: &[String]) -> Result<Vec<ResolvedKind>, KindsError> {
+        kinds.iter().map(|k| self.resolve(k)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_and_grouped_kinds_name_their_version_and_folder() {
+        let secret = ResolvedKind::new("", "v1", "Secret", "secrets", true);
+        let deploy = ResolvedKind::new("apps", "v1", "Deployment", "deployments", true);
+        assert_eq!((secret.api_version(), secret.resource_dir()), ("v1".to_string(), "secrets".to_string()));
+        assert_eq!((deploy.api_version(), deploy.resource_dir()), ("apps/v1".to_string(), "deployments.apps".to_string()));
+        assert_eq!(deploy.api_resource().plural, "deployments");
+    }
+}

@@ -1,0 +1,96 @@
+//! lifeboat: backup and restore of Kubernetes resources to S3.
+//!
+//! The Lambda binaries in `functions/` only parse an event, call into this crate and
+//! return its report. Everything else lives here, one concept per module:
+//!
+//! - [`settings`]: the infrastructure backup setting (`ResourceBackupConfig`) and its rules.
+//! - [`event`]: the backup and restore events, validated before anything touches a cluster or S3.
+//! - [`cluster`]: the seam through which a function reaches a cluster (kubeconfig today).
+//! - [`kinds`]: resolving kind names to API resources through discovery.
+//! - [`object`]: what a stored object is: server-set fields stripped, cluster-generated objects recognised.
+//! - [`layout`]: where a run's objects and manifest live in the bucket.
+//! - [`manifest`]: the commit marker of a backup, with a SHA-256 per object.
+//! - [`store`]: the S3 bucket: encrypted writes, verified reads, finding backups.
+//! - [`backup`]: one backup run, streamed page by page.
+//! - [`restore`]: replaying a backup into a cluster.
+//! - [`report`]: the JSON reports both functions return.
+//! - [`audit`]: the audit status each report carries.
+//! - [`aws`] and [`telemetry`]: the AWS configuration and the JSON logs, set up once per instance.
+
+pub mod audit;
+pub mod aws;
+pub mod backup;
+pub mod cluster;
+pub mod event;
+pub mod kinds;
+pub mod layout;
+pub mod manifest;
+pub mod object;
+pub mod report;
+pub mod restore;
+pub mod settings;
+pub mod store;
+pub mod telemetry;
+
+/// Everything that can stop a lifeboat run as a whole. Failures of single objects,
+/// kinds or tenants are not errors of the run: they are recorded in its report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The event or its setting breaks a rule; nothing was read or written.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+
+    /// The backup setting breaks a rule; nothing was read or written.
+    #[error(transparent)]
+    InvalidSettings(#[from] settings::SettingsError),
+
+    /// The cluster could not be reached or its credentials could not be loaded.
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
+
+    /// A kind in the setting or the restore filter is not served by the cluster.
+    #[error(transparent)]
+    Kinds(#[from] kinds::KindsError),
+
+    /// The bucket could not be read or written.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+
+    /// No backup matches what the restore event asks for.
+    #[error(
+        "no complete backup of infrastructure '{infrastructure}' matches '{backup}' in bucket '{bucket}'; \
+         list the runs with a manifest.json under <YYYY>/<MM>/<DD>/<HHmmss>/infra/{infrastructure}/k8s/ and name one"
+    )]
+    BackupNotFound {
+        /// The infrastructure whose backups were searched.
+        infrastructure: String,
+        /// What the event asked for: `latest` or a run path.
+        backup: String,
+        /// The bucket searched.
+        bucket: String,
+    },
+}
+
+/// The result of a whole lifeboat run.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Whether invoking again with the same event could succeed. Bad input never will,
+    /// so a scheduler must not spend retries on it.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Cluster(_) | Error::Store(_))
+    }
+
+    /// The error's type as the Lambda error response names it, so callers and retry
+    /// policies can tell bad input from a failure worth retrying.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Error::InvalidEvent(_) => "InvalidEvent",
+            Error::InvalidSettings(_) => "InvalidSettings",
+            Error::Kinds(_) => "UnknownKind",
+            Error::BackupNotFound { .. } => "BackupNotFound",
+            Error::Cluster(_) => "ClusterUnreachable",
+            Error::Store(_) => "StoreUnavailable",
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! Replaying a backup into a cluster: choose the backup, verify every object against
+//! its manifest checksum, then write in dependency order.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
+use serde_json::Value;
+use tracing::info;
+
+use crate::backup::read_manifest;
+use crate::cluster::ClusterAccess;
+use crate::event::{BackupSelector, Existing, RestoreRequest};
+use crate::kinds::ResolvedKind;
+use crate::layout::RunLayout;
+use crate::manifest::{Manifest, ManifestEntry};
+use crate::object::{comparable, generated_by_cluster, set_namespace};
+use crate::report::{Action, ObjectResult, Report};
+use crate::store::{Store, sha256_hex};
+use crate::{Error, Result};
+
+/// The order kinds are written in. Each kind comes after what it refers to: a
+/// namespace before anything in it; definitions of custom resources before the
+/// resources; claims, accounts, secrets and config before the workloads that mount
+/// them; roles before their bindings. Kinds not listed come after these, in the
+/// manifest's order, so custom resources land once their definitions exist.
+const RESTORE_ORDER: &[&str] = &[
+    "CustomResourceDefinition",
+    "Namespace",
+    "StorageClass",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "LimitRange",
+    "ResourceQuota",
+    "ClusterRole",
+    "Role",
+    "ClusterRoleBinding",
+    "RoleBinding",
+    "Service",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+];
+
+/// How long restore waits for a namespace that is being deleted to be gone before it
+/// recreates it (a tenant deleted by mistake and restored at once).
+const TERMINATING_NAMESPACE_WAIT: Duration = Duration::from_secs(120);
+
+/// What a restore needs from outside, built once per function instance.
+#[derive(Clone)]
+pub struct Restore {
+    /// How clusters are reached.
+    pub cluster: ClusterAccess,
+    /// The S3 client.
+    pub s3: aws_sdk_s3::Client,
+    /// Objects written at once within one kind.
+    pub concurrency: usize,
+    /// The clock; tests pass their own.
+    pub clock: fn() -> DateTime<Utc>,
+}
+
+impl Restore {
+    /// A restore with default concurrency.
+    pub fn new(cluster: ClusterAccess, s3: aws_sdk_s3::Client) -> Self {
+        Self { cluster, s3, concurrency: 16, clock: Utc::now }
+    }
+
+    /// Runs one restore.
+    pub async fn run(&self, request: &RestoreRequest) -> Result<Report> {
+        let mut report = Report::new("restore", &request.infrastructure, &request.cluster, &request.bucket, (self.clock)());
+        report.dry_run = Some(request.dry_run);
+        let store = Store::new(self.s3.clone(), &request.bucket, None);
+        let not_found = || Error::BackupNotFound {
+            infrastructure: request.source_infrastructure.clone(),
+            backup: request.backup.to_string(),
+            bucket: request.bucket.clone(),
+        };
+        let layout = match &request.backup {
+            BackupSelector::Latest => store.latest_complete_run(&request.source_infrastructure).await?.ok_or_else(not_found)?,
+            BackupSelector::Run(path) => RunLayout::for_run_path(path, &request.source_infrastructure),
+        };
+        let manifest = read_manifest(&store, &layout).await?.ok_or_else(not_found)?;
+        report.backup = Some(format!("s3://{}/{}", request.bucket, layout.prefix()));
+        report.run_path = Some(layout.run_path().to_string());
+        check_filters(request, &manifest)?;
+
+        let client = self.cluster.client(&request.cluster, &request.region).await?;
+        let selected = select(request, &manifest);
+        info!(backup = layout.run_path(), objects = selected.len(), dry_run = request.dry_run, "restore started");
+
+        let writer = Writer { client: &client, store: &store, layout: &layout, request };
+        for group in in_restore_order(selected, &manifest) {
+            let results: Vec<ObjectResult> = stream::iter(group).map(|(entry, kind)| writer.restore(entry, kind)).buffer_unordered(self.concurrency.max(1)).collect().await;
+            results.into_iter().for_each(|r| report.record(r));
+        }
+        Ok(report.finish((self.clock)()))
+    }
+}
+
+/// Filters that name something the backup does not hold are mistakes, not empty sets.
+fn check_filters(request: &RestoreRequest, manifest: &Manifest) -> Result<()> {
+    if let Some(tenants) = &request.tenants
+        && let Some(missing) = tenants.iter().find(|t| !manifest.tenants.contains(t))
+    {
+        return Err(Error::InvalidEvent(format!(
+            "the backup {} holds no tenant '{missing}'; it holds: {}",
+            manifest.run_path,
+            manifest.tenants.join(", ")
+        )));
+    }
+    if let Some(kinds) = &request.kinds {
+        let held: BTreeSet<&str> = manifest.kinds.iter().map(|k| k.kind.as_str()).chain(["Namespace"]).collect();
+        if let Some(missing) = kinds.iter().find(|k| !held.contains(k.as_str())) {
+            return Err(Error::InvalidEvent(format!(
+                "the backup {} holds no kind '{missing}'; it holds: {}",
+                manifest.run_path,
+                held.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The manifest entries the request asks for. A tenant's Namespace object comes along
+/// with any object of that tenant, whatever the kind and name filters say, because
+/// the objects cannot be written without their namespace.
+fn select<'m>(request: &RestoreRequest, manifest: &'m Manifest) -> Vec<&'m ManifestEntry> {
+    let wanted = |list: &Option<Vec<String>>, value: &str| list.as_ref().is_none_or(|l| l.iter().any(|v| v == value));
+    let is_namespace = |e: &ManifestEntry| e.kind == "Namespace" && e.api_version == "v1";
+    let objects: Vec<&ManifestEntry> = manifest
+        .objects
+        .iter()
+        .filter(|e| !is_namespace(e))
+        .filter(|e| match &e.namespace {
+            Some(ns) => wanted(&request.tenants, ns),
+            None => request.tenants.is_none(),
+        })
+        .filter(|e| wanted(&request.kinds, &e.kind) && wanted(&request.names, &e.name))
+        .collect();
+    let namespaces_needed: BTreeSet<&str> = objects.iter().filter_map(|e| e.namespace.as_deref()).collect();
+    let namespaces_asked = |e: &&ManifestEntry| {
+        wanted(&request.tenants, &e.name) && (request.kinds.is_none() || wanted(&request.kinds, "Namespace")) && wanted(&request.names, &e.name)
+    };
+    manifest
+        .objects
+        .iter()
+        .filter(|e| is_namespace(e) && (namespaces_needed.contains(e.name.as_str()) || namespaces_asked(e)))
+        .chain(objects)
+        .collect()
+}
+
+/// Groups entries by kind, in [`RESTORE_ORDER`].
+fn in_restore_order<'m>(entries: Vec<&'m ManifestEntry>, manifest: &Manifest) -> Vec<Vec<(&'m ManifestEntry, Option<ResolvedKind>)>> {
+    let rank = |kind: &str| RESTORE_ORDER.iter().position(|k| *k == kind).unwrap_or(RESTORE_ORDER.len());
+    let mut keyed: Vec<(usize, usize, &ManifestEntry)> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let kind_position = manifest.kinds.iter().position(|k| k.kind == entry.kind).unwrap_or(0);
+        keyed.push((rank(&entry.kind), kind_position, entry));
+    }
+    keyed.sort_by_key(|(rank, position, _)| (*rank, *position));
+    let mut groups: Vec<Vec<(&ManifestEntry, Option<ResolvedKind>)>> = Vec::new();
+    let mut last = None;
+    for (rank, position, entry) in keyed {
+        if last != Some((rank, position)) {
+            groups.push(Vec::new());
+            last = Some((rank, position));
+        }
+        groups.last_mut().expect("a group was just pushed").push((entry, manifest.kind_of(entry)));
+    }
+    groups
+}
+
+struct Writer<'a> {
+    client: &'a Client,
+    store: &'a Store,
+    layout: &'a RunLayout,
+    request: &'a RestoreRequest,
+}
+
+impl Writer<'_> {
+    async fn restore(&self, entry: &ManifestEntry, kind: Option<ResolvedKind>) -> ObjectResult {
+        let is_namespace = kind.as_ref().is_some_and(|k| *k == ResolvedKind::namespace());
+        let tenant = if is_namespace { Some(entry.name.clone()) } else { entry.namespace.clone() };
+        let target = tenant.as_deref().map(|t| self.request.target_namespace(t).to_string());
+        let mut result = ObjectResult {
+            target_namespace: target.clone().filter(|t| Some(t) != tenant.as_ref()),
+            tenant,
+            kind: entry.kind.clone(),
+            name: entry.name.clone(),
+            action: Action::Failed,
+            reason: None,
+        };
+        match self.write(entry, kind, target.as_deref(), is_namespace).await {
+            Ok((action, reason)) => {
+                result.action = action;
+                result.reason = reason;
+            }
+            Err(reason) => result.reason = Some(reason),
+        }
+        result
+    }
+
+    /// Verifies and writes one object; the error is the reason it failed.
+    async fn write(&self, entry: &ManifestEntry, kind: Option<ResolvedKind>, target: Option<&str>, is_namespace: bool) -> Result<(Action, Option<String>), String> {
+        let kind = kind.ok_or_else(|| format!("the manifest does not record the kind {} {}", entry.api_version, entry.kind))?;
+        let key = format!("{}{}", self.layout.prefix(), entry.key);
+        let bytes = self.store.get(&key).await.map_err(|e| e.to_string())?;
+        let actual = sha256_hex(&bytes);
+        if actual != entry.sha256 {
+            return Err(format!(
+                "checksum mismatch: s3://{}/{key} has SHA-256 {actual} but the manifest recorded {}; the stored object was changed after the backup and was not written",
+                self.store.bucket(),
+                entry.sha256
+            ));
+        }
+        let mut object: Value = serde_json::from_slice(&bytes).map_err(|e| format!("the stored object is not JSON: {e}"))?;
+        if let Some(why) = generated_by_cluster(&kind, &object) {
+            return Ok((Action::Skipped, Some(why.into())));
+        }
+        let ar = kind.api_resource();
+        let api: Api<DynamicObject> = match (kind.namespaced, target) {
+            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            _ => Api::all_with(self.client.clone(), &ar),
+        };
+        let name = if is_namespace { target.unwrap_or(&entry.name).to_string() } else { entry.name.clone() };
+        if is_namespace {
+            rename_namespace(&mut object, &name);
+        } else if let (true, Some(ns)) = (kind.namespaced, target) {
+            set_namespace(&mut object, ns);
+        }
+
+        let mut current = api.get_opt(&name).await.map_err(|e| format!("cannot read the current object: {e}"))?;
+        if is_namespace && current.as_ref().is_some_and(|c| c.metadata.deletion_timestamp.is_some()) {
+            if self.request.dry_run {
+                return Ok((Action::WouldCreate, Some("the namespace is being deleted; it would be recreated once it is gone".into())));
+            }
+            current = wait_until_gone(&api, &name).await?;
+        }
+        let Some(current) = current else {
+            if self.request.dry_run {
+                return Ok((Action::WouldCreate, None));
+            }
+            create(&api, &object).await?;
+            return Ok((Action::Created, None));
+        };
+        let current_value = serde_json::to_value(&current).map_err(|e| e.to_string())?;
+        if comparable(current_value, &kind) == object {
+            return Ok((Action::Unchanged, None));
+        }
+        match (self.request.existing, self.request.dry_run) {
+            (Existing::Skip, _) => Ok((Action::Skipped, Some("it exists and differs from the backup; existing is skip (overwrite replaces it)".into()))),
+            (Existing::Overwrite, true) => Ok((Action::WouldUpdate, None)),
+            (Existing::Overwrite, false) => {
+                replace(&api, &name, object, current.metadata.resource_version).await?;
+                Ok((Action::Updated, None))
+            }
+        }
+    }
+}
+
+/// A namespace restored under another name carries that name, in its metadata and in
+/// the label the API server keeps equal to it.
+fn rename_namespace(object: &mut Value, name: &str) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("name".into(), Value::String(name.into()));
+        if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut)
+            && labels.contains_key("kubernetes.io/metadata.name")
+        {
+            labels.insert("kubernetes.io/metadata.name".into(), Value::String(name.into()));
+        }
+    }
+}
+
+fn as_dynamic(object: &Value) -> Result<DynamicObject, String> {
+    serde_json::from_value(object.clone()).map_err(|e| format!("the stored object is not a Kubernetes object: {e}"))
+}
+
+async fn create(api: &Api<DynamicObject>, object: &Value) -> Result<(), String> {
+    api.create(&PostParams::default(), &as_dynamic(object)?).await.map(drop).map_err(|e| format!("create failed: {e}"))
+}
+
+/// Replaces an object. Some objects cannot be changed in place (an immutable Secret or
+/// ConfigMap, a Secret whose type differs); those are deleted and created again, which
+/// is what `overwrite` promises.
+async fn replace(api: &Api<DynamicObject>, name: &str, mut object: Value, resource_version: Option<String>) -> Result<(), String> {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), resource_version.map(Value::String).unwrap_or(Value::Null));
+    }
+    match api.replace(name, &PostParams::default(), &as_dynamic(&object)?).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 422 => {
+            api.delete(name, &DeleteParams::default()).await.map_err(|e| format!("delete before re-create failed: {e}"))?;
+            wait_until_gone(api, name).await?;
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("resourceVersion");
+            }
+            create(api, &object).await
+        }
+        Err(e) => Err(format!("replace failed: {e}")),
+    }
+}
+
+/// Waits, bounded, for an object being deleted to be gone.
+async fn wait_until_gone(api: &Api<DynamicObject>, name: &str) -> Result<Option<DynamicObject>, String> {
+    let deadline = tokio::time::Instant::now() + TERMINATING_NAMESPACE_WAIT;
+    loop {
+        match api.get_opt(name).await {
+            Ok(None) => return Ok(None),
+            Ok(Some(_)) if tokio::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(250)).await,
+            Ok(Some(_)) => {
+                return Err(format!(
+                    "'{name}' is still being deleted after {}s; restore again once it is gone",
+                    TERMINATING_NAMESPACE_WAIT.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("cannot read '{name}': {e}")),
+        }
+    }
+}
