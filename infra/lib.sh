@@ -14,10 +14,11 @@ ETCD_PEER_PORT=23800
 APISERVER_PORT=16443
 CONTROLLER_MANAGER_PORT=10357
 MOTO_PORT=15000
+LAMBDA_PORT=19000
 CLUSTER_NAME=lifeboat-local
 
 # Dependants first, so nothing spends its last seconds retrying a vanished backend.
-COMPONENTS=(kube-controller-manager kube-apiserver etcd moto)
+COMPONENTS=(lambda kube-controller-manager kube-apiserver etcd moto)
 
 # A zombie still has a /proc entry but is gone for our purposes; whether it gets reaped
 # depends on what runs as pid 1, which differs between machines and containers.
@@ -50,12 +51,17 @@ wait_gone() {
 }
 
 stop_component() {
-  local name=$1 pid
+  local name=$1 pid grace=30
+  # The apiserver keeps no state of its own but lingers up to a minute on open watches
+  # of clients still connected, so it gets less patience than etcd.
+  if [[ $name == kube-apiserver ]]; then grace=10; fi
   if pid=$(component_pid "$name"); then
-    kill -TERM "$pid" 2>/dev/null || true
-    if ! wait_gone "$pid" 30; then
-      echo "$name (pid $pid) ignored TERM for 30s; sending KILL"
-      kill -KILL "$pid" 2>/dev/null || true
+    # The whole process group where it leads one: the emulator runs each function as a
+    # child that must not outlive it.
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" "$grace"; then
+      echo "$name (pid $pid) still running ${grace}s after TERM; sending KILL"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
       wait_gone "$pid" 10 || { echo "$name (pid $pid) is still running" >&2; return 1; }
     fi
     echo "$name: stopped (pid $pid)"

@@ -229,6 +229,9 @@ ensure_running() {
       return 0
     fi
     log "$name: command line changed, restarting"
+    # The apiserver waits up to a minute for open watches to end before it exits; the
+    # controller manager holds many, and is started again further on anyway.
+    if [[ $name == kube-apiserver ]]; then stop_component kube-controller-manager; fi
     stop_component "$name"
   fi
   # Someone else's server on our port would answer the readiness checks in our stead.
@@ -289,9 +292,14 @@ moto_answers() {
 
 # moto keeps everything in memory, so after each start the key and the bucket are gone;
 # creating them is safe to repeat. Prints the key's ARN.
+# moto draws key ids from a random generator that its API lets us seed: seeding it
+# right before creating the key gives the same key ARN after every restart (for one
+# moto version), so configuration copied from the env file does not go stale.
 seed_moto() {
   "$PY" - "$MOTO_URL" "$KMS_ALIAS" "$BUCKET" <<'EOF'
 import sys
+import urllib.request
+
 import boto3
 from botocore.exceptions import ClientError
 
@@ -307,6 +315,8 @@ for page in kms.get_paginator("list_aliases").paginate():
         if a["AliasName"] == alias and a.get("TargetKeyId"):
             target = a["TargetKeyId"]
 if target is None:
+    urllib.request.urlopen(urllib.request.Request(
+        url + "/moto-api/seed?a=20240101", method="POST"), timeout=10).read()
     key = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
                          Description="lifeboat local backups")["KeyMetadata"]
     kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])

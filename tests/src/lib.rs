@@ -1,1 +1,346 @@
-//! Helpers for the end-to-end tests.
+//! The end-to-end test harness: the local stack (`infra/up.sh`), the Lambda emulator
+//! running the real function binaries (`infra/lambda.sh`), and builders for events and
+//! tenants. The stack's addresses come from the environment `infra/test.sh` sets; a
+//! test run without them fails and says what to run, it never skips.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use serde_json::{Value, json};
+
+/// Everything a test talks to.
+pub struct Stack {
+    /// An admin client of the local API server.
+    pub kube: kube::Client,
+    /// A client of the S3 emulator.
+    pub s3: aws_sdk_s3::Client,
+    /// The backup bucket.
+    pub bucket: String,
+    /// The cluster's name (its kubeconfig context).
+    pub cluster: String,
+    lambda_url: String,
+    /// The emulator's log: everything the functions printed.
+    pub lambda_log: PathBuf,
+}
+
+fn required(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `bash infra/test.sh`, which starts the local stack and the Lambda emulator"))
+}
+
+impl Stack {
+    /// Connects to the running stack.
+    pub async fn connect() -> Stack {
+        let kube = kube::Client::try_default().await.expect("the local API server's kubeconfig loads (KUBECONFIG)");
+        let aws = lifeboat::aws::load().await;
+        Stack {
+            kube,
+            s3: lifeboat::store::s3_client(&aws),
+            bucket: required("LIFEBOAT_BUCKET"),
+            cluster: required("LIFEBOAT_CLUSTER"),
+            lambda_url: required("LIFEBOAT_LAMBDA_URL"),
+            lambda_log: PathBuf::from(required("LIFEBOAT_LAMBDA_LOG")),
+        }
+    }
+
+    /// Invokes a function through the emulator's Lambda Invoke API, as `aws lambda invoke` does.
+    pub async fn invoke(&self, function: &str, event: &Value) -> Invocation {
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.lambda_url);
+        let response = reqwest::Client::new()
+            .post(url)
+            .json(event)
+            .timeout(Duration::from_secs(300))
+            .send()
+            .await
+            .expect("the Lambda emulator answers");
+        let function_error = response.headers().get("x-amz-function-error").is_some();
+        let body: Value = response.json().await.expect("the function returns JSON");
+        if function_error || body.get("errorType").is_some() {
+            Invocation::Failed {
+                error_type: body["errorType"].as_str().unwrap_or_default().to_string(),
+                message: body["errorMessage"].as_str().unwrap_or_default().to_string(),
+            }
+        } else {
+            Invocation::Report(body)
+        }
+    }
+
+    /// Invokes and expects a report.
+    pub async fn report(&self, function: &str, event: &Value) -> Value {
+        match self.invoke(function, event).await {
+            Invocation::Report(report) => report,
+            Invocation::Failed { error_type, message } => panic!("{function} failed with {error_type}: {message}"),
+        }
+    }
+
+    /// Every key under a prefix of the bucket.
+    pub async fn keys_under(&self, prefix: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut pages = self.s3.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            keys.extend(page.expect("the bucket lists").contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        }
+        keys
+    }
+
+    /// Reads an object of the bucket.
+    pub async fn read(&self, key: &str) -> Vec<u8> {
+        let out = self.s3.get_object().bucket(&self.bucket).key(key).send().await.unwrap_or_else(|e| panic!("read {key}: {e:?}"));
+        out.body.collect().await.expect("the body reads").into_bytes().to_vec()
+    }
+
+    /// Creates a namespace with a unique name built from `prefix`, labelled as a tenant.
+    pub async fn new_tenant(&self, prefix: &str) -> String {
+        let name = unique(prefix);
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                labels: Some(BTreeMap::from([("lifeboat.test/tenant".to_string(), prefix.to_string())])),
+                annotations: Some(BTreeMap::from([("owner".to_string(), "team-billing".to_string())])),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<Namespace>::all(self.kube.clone()).create(&PostParams::default(), &ns).await.expect("namespace is created");
+        name
+    }
+
+    /// Deletes a namespace and waits until the cluster has finalised it.
+    pub async fn delete_namespace(&self, name: &str) {
+        let api = Api::<Namespace>::all(self.kube.clone());
+        api.delete(name, &DeleteParams::default()).await.expect("namespace deletion is accepted");
+        eventually(&format!("namespace {name} is gone"), Duration::from_secs(120), || {
+            let api = api.clone();
+            async move { api.get_opt(name).await.expect("namespace reads").is_none() }
+        })
+        .await;
+    }
+
+    /// The Secrets API of a namespace.
+    pub fn secrets(&self, namespace: &str) -> Api<Secret> {
+        Api::namespaced(self.kube.clone(), namespace)
+    }
+
+    /// The ConfigMaps API of a namespace.
+    pub fn config_maps(&self, namespace: &str) -> Api<ConfigMap> {
+        Api::namespaced(self.kube.clone(), namespace)
+    }
+
+    /// A backup event for the local cluster, from the design's example event.
+    pub fn backup_event(&self, infrastructure: &str, tenants: &[&str], scheduled_time: &str) -> Value {
+        let mut event = fixture("backup-event.json");
+        event["infrastructure"] = json!(infrastructure);
+        event["cluster"] = json!(self.cluster);
+        event["bucket"] = json!(self.bucket);
+        event["tenants"] = json!(tenants);
+        event["scheduled_time"] = json!(scheduled_time);
+        event
+    }
+
+    /// A restore event for the local cluster, from the design's example event with its
+    /// filters removed; tests add back what they need.
+    pub fn restore_event(&self, infrastructure: &str) -> Value {
+        let mut event = fixture("restore-event.json");
+        event["infrastructure"] = json!(infrastructure);
+        event["cluster"] = json!(self.cluster);
+        event["bucket"] = json!(self.bucket);
+        event["source"]["infrastructure"] = json!(infrastructure);
+        let map = event.as_object_mut().expect("the fixture is an object");
+        for filter in ["tenants", "kinds", "names", "namespace_mapping"] {
+            map.remove(filter);
+        }
+        event
+    }
+
+    /// What the functions have printed so far.
+    pub fn function_logs(&self) -> String {
+        std::fs::read_to_string(&self.lambda_log).expect("the emulator log reads")
+    }
+}
+
+/// The outcome of an invocation.
+#[derive(Debug)]
+pub enum Invocation {
+    /// The function returned its report.
+    Report(Value),
+    /// The function returned an error.
+    Failed {
+        /// The Lambda error type.
+        error_type: String,
+        /// The error message.
+        message: String,
+    },
+}
+
+/// A JSON fixture from `tests/fixtures`.
+pub fn fixture(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture reads")).expect("fixture is JSON")
+}
+
+/// A name no other test (or earlier run against the same stack) uses.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").subsec_nanos();
+    format!("{prefix}-{}-{:x}{}", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Waits for a condition, polling, and fails the test when it does not hold in time.
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The count of `action` for `kind` in `tenant` in a report.
+pub fn count(report: &Value, tenant: &str, kind: &str, action: &str) -> u64 {
+    report["counts"][tenant][kind][action].as_u64().unwrap_or(0)
+}
+
+/// The action a report gives one object.
+pub fn action_of(report: &Value, kind: &str, name: &str) -> String {
+    report["objects"]
+        .as_array()
+        .expect("report lists objects")
+        .iter()
+        .find(|o| o["kind"] == kind && o["name"] == name)
+        .and_then(|o| o["action"].as_str())
+        .unwrap_or_else(|| panic!("the report has no {kind} {name}: {report}"))
+        .to_string()
+}
+
+/// The configuration a seeded tenant holds: every shape of Secret and ConfigMap that a
+/// byte-for-byte restore must get right. Every secret value contains `marker`, so a
+/// test can search logs and reports for it.
+pub struct SeededTenant {
+    /// The namespace.
+    pub namespace: String,
+    /// A string inside every secret value.
+    pub marker: String,
+}
+
+/// Bytes that are not UTF-8: every byte value, high ones first.
+pub fn binary_bytes() -> Vec<u8> {
+    (0..=255u8).rev().collect()
+}
+
+impl Stack {
+    /// Seeds a new tenant with Secrets (Opaque, TLS, dockerconfigjson, binary, immutable)
+    /// and ConfigMaps (data, binaryData, immutable).
+    pub async fn seed_tenant(&self, prefix: &str) -> SeededTenant {
+        use k8s_openapi::ByteString;
+        let namespace = self.new_tenant(prefix).await;
+        let marker = unique("SECRETVALUE");
+        let bytes = |s: String| ByteString(s.into_bytes());
+        let meta = |name: &str| ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(BTreeMap::from([("app".to_string(), "billing".to_string())])),
+            annotations: Some(BTreeMap::from([("lifeboat.test/note".to_string(), format!("{name} annotation"))])),
+            ..Default::default()
+        };
+        let secret = |name: &str, type_: &str, data: Vec<(&str, ByteString)>, immutable: Option<bool>| Secret {
+            metadata: meta(name),
+            type_: Some(type_.into()),
+            data: Some(data.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+            immutable,
+            ..Default::default()
+        };
+        let mut binary_secret = binary_bytes();
+        binary_secret.extend_from_slice(marker.as_bytes());
+        let secrets = [
+            secret("db-credentials", "Opaque", vec![("username", bytes("billing".into())), ("password", bytes(format!("pw-{marker}")))], None),
+            secret(
+                "tls-cert",
+                "kubernetes.io/tls",
+                vec![
+                    ("tls.crt", bytes(format!("-----BEGIN CERTIFICATE-----\n{marker}\n-----END CERTIFICATE-----\n"))),
+                    ("tls.key", bytes(format!("-----BEGIN PRIVATE KEY-----\n{marker}\n-----END PRIVATE KEY-----\n"))),
+                ],
+                None,
+            ),
+            secret(
+                "registry",
+                "kubernetes.io/dockerconfigjson",
+                vec![(".dockerconfigjson", bytes(json!({"auths": {"registry.example": {"auth": marker}}}).to_string()))],
+                None,
+            ),
+            secret("binary-blob", "Opaque", vec![("blob", ByteString(binary_secret))], None),
+            secret("frozen", "Opaque", vec![("token", bytes(format!("frozen-{marker}")))], Some(true)),
+        ];
+        for s in secrets {
+            self.secrets(&namespace).create(&PostParams::default(), &s).await.expect("secret is created");
+        }
+        let config_maps = [
+            ConfigMap {
+                metadata: meta("app-config"),
+                data: Some(BTreeMap::from([
+                    ("app.properties".to_string(), "mode=live\nregion=eu\n".to_string()),
+                    ("greeting".to_string(), "grüße, 世界".to_string()),
+                ])),
+                ..Default::default()
+            },
+            ConfigMap {
+                metadata: meta("app-binary"),
+                data: Some(BTreeMap::from([("readme".to_string(), "text beside bytes".to_string())])),
+                binary_data: Some(BTreeMap::from([("blob.bin".to_string(), ByteString(binary_bytes()))])),
+                ..Default::default()
+            },
+            ConfigMap {
+                metadata: meta("frozen-config"),
+                data: Some(BTreeMap::from([("k".to_string(), "v".to_string())])),
+                immutable: Some(true),
+                ..Default::default()
+            },
+        ];
+        for c in config_maps {
+            self.config_maps(&namespace).create(&PostParams::default(), &c).await.expect("config map is created");
+        }
+        SeededTenant { namespace, marker }
+    }
+
+    /// The user-made Secrets and ConfigMaps of a namespace, each reduced to the fields a
+    /// restore must bring back exactly, keyed by kind and name. Objects the cluster makes
+    /// itself (service-account tokens, kube-root-ca.crt) are left out.
+    pub async fn configuration(&self, namespace: &str) -> BTreeMap<(String, String), Value> {
+        let mut out = BTreeMap::new();
+        let params = kube::api::ListParams::default();
+        for s in self.secrets(namespace).list(&params).await.expect("secrets list") {
+            if s.type_.as_deref() == Some("kubernetes.io/service-account-token") {
+                continue;
+            }
+            let name = s.metadata.name.clone().expect("named");
+            let fields = json!({
+                "labels": s.metadata.labels, "annotations": s.metadata.annotations,
+                "type": s.type_, "immutable": s.immutable, "data": s.data,
+            });
+            out.insert(("Secret".to_string(), name), fields);
+        }
+        for c in self.config_maps(namespace).list(&params).await.expect("config maps list") {
+            let name = c.metadata.name.clone().expect("named");
+            if name == "kube-root-ca.crt" {
+                continue;
+            }
+            let fields = json!({
+                "labels": c.metadata.labels, "annotations": c.metadata.annotations,
+                "immutable": c.immutable, "data": c.data, "binaryData": c.binary_data,
+            });
+            out.insert(("ConfigMap".to_string(), name), fields);
+        }
+        out
+    }
+
+    /// A namespace's labels and annotations.
+    pub async fn namespace_metadata(&self, namespace: &str) -> Value {
+        let ns = Api::<Namespace>::all(self.kube.clone()).get(namespace).await.expect("namespace reads");
+        json!({ "labels": ns.metadata.labels, "annotations": ns.metadata.annotations })
+    }
+}

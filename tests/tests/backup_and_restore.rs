@@ -1,0 +1,322 @@
+//! Backup and restore through the real function binaries under the Lambda emulator,
+//! against the local API server and S3 emulator.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use kube::api::{Patch, PatchParams, PostParams};
+use lifeboat_tests::{Stack, action_of, count, unique};
+use serde_json::{Value, json};
+
+const TIME: &str = "2026-11-22T13:00:00Z";
+const RUN: &str = "2026/11/22/130000";
+
+#[tokio::test]
+async fn a_deleted_tenant_comes_back_with_every_object_identical() {
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("roundtrip").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    let before = stack.configuration(ns).await;
+    let namespace_before = stack.namespace_metadata(ns).await;
+    assert_eq!(before.len(), 8, "seeded five secrets and three config maps");
+
+    let report = stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
+    assert_eq!(report["status"], "Completed", "{report}");
+    assert_eq!(report["run_path"], RUN);
+    assert_eq!(count(&report, ns, "Secret", "backed-up"), 5);
+    assert_eq!(count(&report, ns, "ConfigMap", "backed-up"), 3);
+    assert_eq!(count(&report, ns, "Namespace", "backed-up"), 1);
+
+    // The layout operators browse, encrypted with KMS, manifest included.
+    let prefix = format!("{RUN}/infra/{infra}/k8s/");
+    let keys = stack.keys_under(&prefix).await;
+    for expected in [
+        format!("{prefix}manifest.json"),
+        format!("{prefix}namespaces/{ns}/namespace.json"),
+        format!("{prefix}namespaces/{ns}/secrets/db-credentials.json"),
+        format!("{prefix}namespaces/{ns}/configmaps/app-binary.json"),
+    ] {
+        assert!(keys.contains(&expected), "{expected} missing from {keys:?}");
+    }
+    assert_eq!(keys.len(), 10, "namespace, five secrets, three config maps, manifest: {keys:?}");
+    let head = stack
+        .s3
+        .head_object()
+        .bucket(&stack.bucket)
+        .key(format!("{prefix}namespaces/{ns}/secrets/db-credentials.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"));
+    assert!(head.ssekms_key_id().is_some_and(|k| k.contains(":key/")), "{:?}", head.ssekms_key_id());
+
+    // Stored objects are manifests `kubectl apply` accepts: kind, apiVersion, no server fields.
+    let stored: Value = serde_json::from_slice(&stack.read(&format!("{prefix}namespaces/{ns}/secrets/frozen.json")).await).unwrap();
+    assert_eq!((stored["apiVersion"].as_str(), stored["kind"].as_str()), (Some("v1"), Some("Secret")));
+    for field in ["uid", "resourceVersion", "creationTimestamp", "managedFields"] {
+        assert!(stored["metadata"].get(field).is_none(), "{field} was stored");
+    }
+    assert_eq!(stored["immutable"], true);
+
+    // The manifest lists every stored object with its SHA-256.
+    let manifest: Value = serde_json::from_slice(&stack.read(&format!("{prefix}manifest.json")).await).unwrap();
+    assert_eq!(manifest["status"], "Completed");
+    assert_eq!(manifest["objects"].as_array().unwrap().len(), 9);
+    for entry in manifest["objects"].as_array().unwrap() {
+        let bytes = stack.read(&format!("{prefix}{}", entry["key"].as_str().unwrap())).await;
+        assert_eq!(entry["sha256"].as_str().unwrap(), lifeboat::store::sha256_hex(&bytes));
+    }
+
+    stack.delete_namespace(ns).await;
+    let restore = stack.restore_event(&infra);
+    let report = stack.report("restore", &restore).await;
+    assert_eq!(report["status"], "Completed", "{report}");
+    assert_eq!(count(&report, ns, "Namespace", "created"), 1);
+    assert_eq!(count(&report, ns, "Secret", "created"), 5);
+    assert_eq!(count(&report, ns, "ConfigMap", "created"), 3);
+
+    assert_eq!(stack.configuration(ns).await, before, "restored objects differ from the originals");
+    assert_eq!(stack.namespace_metadata(ns).await, namespace_before);
+    let blob = stack.secrets(ns).get("binary-blob").await.unwrap();
+    assert_eq!(blob.data.unwrap()["blob"].0[..256], lifeboat_tests::binary_bytes()[..], "binary data is back byte for byte");
+
+    // Restoring again finds everything in place.
+    let again = stack.report("restore", &restore).await;
+    assert_eq!(count(&again, ns, "Secret", "unchanged"), 5, "{again}");
+    assert_eq!(count(&again, ns, "ConfigMap", "unchanged"), 3, "{again}");
+}
+
+#[tokio::test]
+async fn a_tenant_restores_into_a_mapped_namespace_beside_the_original() {
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("mapped").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
+
+    let target = format!("{ns}-restored");
+    let mut event = stack.restore_event(&infra);
+    event["tenants"] = json!([ns]);
+    event["namespace_mapping"] = json!({ ns: target });
+    let report = stack.report("restore", &event).await;
+    assert_eq!(report["status"], "Completed", "{report}");
+    assert_eq!(count(&report, ns, "Secret", "created"), 5);
+    let secret = report["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "Secret").unwrap();
+    assert_eq!(secret["target_namespace"], json!(target));
+
+    assert_eq!(stack.configuration(&target).await, stack.configuration(ns).await);
+    assert_eq!(stack.namespace_metadata(&target).await, stack.namespace_metadata(ns).await);
+}
+
+#[tokio::test]
+async fn existing_skip_leaves_changed_objects_and_overwrite_puts_the_backup_back() {
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("existing").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    let before = stack.configuration(ns).await;
+    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
+
+    // Change a mutable secret, and replace an immutable one (only delete and create can).
+    let patch = json!({ "data": { "password": ByteString(b"changed".to_vec()) } });
+    stack.secrets(ns).patch("db-credentials", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    stack.secrets(ns).delete("frozen", &Default::default()).await.unwrap();
+    lifeboat_tests::eventually("frozen is gone", std::time::Duration::from_secs(30), || async {
+        stack.secrets(ns).get_opt("frozen").await.unwrap().is_none()
+    })
+    .await;
+    let mut frozen = k8s_openapi::api::core::v1::Secret::default();
+    frozen.metadata.name = Some("frozen".into());
+    frozen.immutable = Some(true);
+    frozen.data = Some(BTreeMap::from([("token".to_string(), ByteString(b"other".to_vec()))]));
+    stack.secrets(ns).create(&PostParams::default(), &frozen).await.unwrap();
+    let changed = stack.configuration(ns).await;
+
+    let mut event = stack.restore_event(&infra);
+    event["existing"] = json!("skip");
+    let report = stack.report("restore", &event).await;
+    assert_eq!(action_of(&report, "Secret", "db-credentials"), "skipped");
+    assert_eq!(action_of(&report, "Secret", "frozen"), "skipped");
+    assert_eq!(action_of(&report, "Secret", "tls-cert"), "unchanged");
+    assert_eq!(stack.configuration(ns).await, changed, "skip changed nothing");
+
+    event["existing"] = json!("overwrite");
+    let report = stack.report("restore", &event).await;
+    assert_eq!(report["status"], "Completed", "{report}");
+    assert_eq!(action_of(&report, "Secret", "db-credentials"), "updated");
+    assert_eq!(action_of(&report, "Secret", "frozen"), "updated");
+    assert_eq!(action_of(&report, "ConfigMap", "app-config"), "unchanged");
+    assert_eq!(stack.configuration(ns).await, before, "overwrite put every object back as backed up");
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_what_would_happen_and_writes_nothing() {
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("dryrun").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
+    stack.secrets(ns).delete("db-credentials", &Default::default()).await.unwrap();
+    let patch = json!({ "data": { "app.properties": "mode=test\n" } });
+    stack.config_maps(ns).patch("app-config", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let target = format!("{ns}-preview");
+    let before = stack.configuration(ns).await;
+
+    let mut event = stack.restore_event(&infra);
+    event["existing"] = json!("overwrite");
+    event["dry_run"] = json!(true);
+    let report = stack.report("restore", &event).await;
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(action_of(&report, "Secret", "db-credentials"), "would-create");
+    assert_eq!(action_of(&report, "ConfigMap", "app-config"), "would-update");
+    assert_eq!(action_of(&report, "Secret", "tls-cert"), "unchanged");
+    assert_eq!(stack.configuration(ns).await, before, "a dry run changed the cluster");
+
+    // Into a namespace that does not exist: it is not created either.
+    event["namespace_mapping"] = json!({ ns: target });
+    let report = stack.report("restore", &event).await;
+    assert_eq!(action_of(&report, "Namespace", ns), "would-create");
+    let namespaces = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(stack.kube.clone());
+    assert!(namespaces.get_opt(&target).await.unwrap().is_none(), "a dry run created a namespace");
+}
+
+#[tokio::test]
+async fn a_tampered_object_is_refused_by_its_checksum_and_the_rest_restores() {
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("tamper").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
+
+    // Someone with write access to the bucket swaps a password.
+    let key = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/secrets/db-credentials.json");
+    let mut object: Value = serde_json::from_slice(&stack.read(&key).await).unwrap();
+    object["data"]["password"] = json!("YXR0YWNrZXI=");
+    stack.s3.put_object().bucket(&stack.bucket).key(&key).body(serde_json::to_vec(&object).unwrap().into()).send().await.unwrap();
+    stack.delete_namespace(ns).await;
+
+    let report = stack.report("restore", &stack.restore_event(&infra)).await;
+    assert_eq!(report["status"], "PartiallyFailed", "{report}");
+    assert_eq!(action_of(&report, "Secret", "db-credentials"), "failed");
+    let objects = report["objects"].as_array().unwrap();
+    let reason = objects.iter().find(|o| o["name"] == "db-credentials").unwrap()["reason"].as_str().unwrap();
+    assert!(reason.contains("checksum mismatch"), "{reason}");
+    assert!(stack.secrets(ns).get_opt("db-credentials").await.unwrap().is_none(), "the tampered secret was written");
+    assert_eq!(count(&report, ns, "Secret", "created"), 4);
+}
+
+#[tokio::test]
+async fn a_second_backup_shows_a_change_and_a_deletion() {
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("second").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
+
+    let patch = json!({ "data": { "greeting": "changed" } });
+    stack.config_maps(ns).patch("app-config", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    stack.secrets(ns).delete("registry", &Default::default()).await.unwrap();
+    let report = stack.report("backup", &stack.backup_event(&infra, &[ns], "2026-11-22T14:00:00Z")).await;
+    assert_eq!(report["run_path"], "2026/11/22/140000");
+    assert_eq!(count(&report, ns, "Secret", "backed-up"), 4);
+
+    let first = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/");
+    let second = format!("2026/11/22/140000/infra/{infra}/k8s/namespaces/{ns}/");
+    assert!(stack.keys_under(&first).await.contains(&format!("{first}secrets/registry.json")));
+    assert!(
+        !stack.keys_under(&second).await.contains(&format!("{second}secrets/registry.json")),
+        "the deleted secret is still in the new backup"
+    );
+    let greeting = |bytes: Vec<u8>| serde_json::from_slice::<Value>(&bytes).unwrap()["data"]["greeting"].clone();
+    assert_eq!(greeting(stack.read(&format!("{first}configmaps/app-config.json")).await), "grüße, 世界");
+    assert_eq!(greeting(stack.read(&format!("{second}configmaps/app-config.json")).await), "changed");
+
+    // `latest` is the second backup; the first is still there by its path.
+    let mut latest = stack.restore_event(&infra);
+    latest["dry_run"] = json!(true);
+    let report = stack.report("restore", &latest).await;
+    assert_eq!(report["run_path"], "2026/11/22/140000");
+    let mut named = stack.restore_event(&infra);
+    named["source"]["backup"] = json!(RUN);
+    named["names"] = json!(["registry"]);
+    let report = stack.report("restore", &named).await;
+    assert_eq!(action_of(&report, "Secret", "registry"), "created");
+}
+
+#[tokio::test]
+async fn a_retried_scheduled_run_lands_in_the_same_folder_and_does_not_redo_a_committed_backup() {
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("retry").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    let event = stack.backup_event(&infra, &[ns], TIME);
+    let first = stack.report("backup", &event).await;
+    let keys = stack.keys_under(&format!("{RUN}/infra/{infra}/")).await;
+    assert_eq!(keys.len(), 10);
+
+    let retry = stack.report("backup", &event).await;
+    assert_eq!(retry["status"], "AlreadyCompleted", "{retry}");
+    assert_eq!(retry["backup"], first["backup"]);
+    assert_eq!(stack.keys_under(&format!("{RUN}/infra/{infra}/")).await, keys);
+}
+
+#[tokio::test]
+async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_without_strays() {
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("died").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    // The earlier attempt stored an object that was deleted before the retry.
+    let stray = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/secrets/deleted-meanwhile.json");
+    stack.s3.put_object().bucket(&stack.bucket).key(&stray).body(b"{}".to_vec().into()).send().await.unwrap();
+
+    let report = stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
+    assert_eq!(report["status"], "Completed", "{report}");
+    let keys = stack.keys_under(&format!("{RUN}/infra/{infra}/")).await;
+    assert!(!keys.contains(&stray), "a leftover of the earlier attempt stayed in the snapshot");
+    assert_eq!(keys.len(), 10);
+}
+
+#[tokio::test]
+async fn a_backup_without_a_manifest_is_never_chosen_as_latest() {
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("uncommitted").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
+
+    // A later run that died before its manifest: objects, no commit marker.
+    let dead = format!("2026/11/22/150000/infra/{infra}/k8s/namespaces/{ns}/secrets/db-credentials.json");
+    stack.s3.put_object().bucket(&stack.bucket).key(&dead).body(b"{}".to_vec().into()).send().await.unwrap();
+
+    let mut event = stack.restore_event(&infra);
+    event["dry_run"] = json!(true);
+    let report = stack.report("restore", &event).await;
+    assert_eq!(report["run_path"], RUN);
+
+    let mut named = stack.restore_event(&infra);
+    named["source"]["backup"] = json!("2026/11/22/150000");
+    match stack.invoke("restore", &named).await {
+        lifeboat_tests::Invocation::Failed { error_type, message } => {
+            assert_eq!(error_type, "BackupNotFound");
+            assert!(message.contains("2026/11/22/150000"), "{message}");
+        }
+        other => panic!("restoring an uncommitted run gave {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_missing_tenant_is_reported_and_the_others_are_still_backed_up() {
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("partial").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    let report = stack.report("backup", &stack.backup_event(&infra, &["no-such-tenant", ns], TIME)).await;
+    assert_eq!(report["status"], "PartiallyFailed", "{report}");
+    assert!(report["errors"][0]["message"].as_str().unwrap().contains("no-such-tenant"));
+    assert_eq!(count(&report, ns, "Secret", "backed-up"), 5);
+    let manifest: Value = serde_json::from_slice(&stack.read(&format!("{RUN}/infra/{infra}/k8s/manifest.json")).await).unwrap();
+    assert_eq!(manifest["status"], "PartiallyFailed");
+    assert_eq!(manifest["errors"][0]["tenant"], "no-such-tenant");
+}
