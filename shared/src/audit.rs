@@ -18,6 +18,8 @@ pub enum AuditStatus {
 impl AuditStatus {
     /// The status of a run whose trail is not checked by this build.
     pub fn not_checked() -> Self {
-        AuditStatus::NotChecked { reason: "this build does not check the CloudTrail trail yet".into() }
+        AuditStatus::NotChecked {
+            reason: "this build does not check the CloudTrail trail yet".into(),
+        }
     }
 }

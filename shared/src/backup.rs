@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
-use kube::api::{Api, DynamicObject, ListParams};
 use kube::Client;
+use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 use tracing::{info, warn};
 
+use crate::Result;
 use crate::cluster::ClusterAccess;
 use crate::event::BackupRequest;
 use crate::kinds::{KindResolver, ResolvedKind};
@@ -22,7 +23,6 @@ use crate::manifest::{FORMAT_VERSION, Manifest, ManifestEntry, RunError, RunStat
 use crate::object::{generated_by_cluster, strip_server_set_fields, to_stored_bytes};
 use crate::report::{Action, ObjectResult, Report, Status};
 use crate::store::{Store, StoreError};
-use crate::Result;
 
 /// What a run needs from outside, built once per function instance.
 #[derive(Clone)]
@@ -45,7 +45,14 @@ impl Backup {
     /// Defaults that keep a page's worth of uploads busy without overrunning S3's
     /// per-prefix request rate or the Lambda's connection limits.
     pub fn new(cluster: ClusterAccess, s3: aws_sdk_s3::Client, kms_key_id: Option<String>) -> Self {
-        Self { cluster, s3, kms_key_id, page_size: 500, upload_concurrency: 32, clock: Utc::now }
+        Self {
+            cluster,
+            s3,
+            kms_key_id,
+            page_size: 500,
+            upload_concurrency: 32,
+            clock: Utc::now,
+        }
     }
 
     /// Runs one backup. Errors are returned only when nothing useful could be stored
@@ -53,7 +60,13 @@ impl Backup {
     /// failures of single tenants and kinds end up in the report.
     pub async fn run(&self, request: &BackupRequest) -> Result<Report> {
         let started_at = (self.clock)();
-        let mut report = Report::new("backup", &request.infrastructure, &request.cluster, &request.bucket, started_at);
+        let mut report = Report::new(
+            "backup",
+            &request.infrastructure,
+            &request.cluster,
+            &request.bucket,
+            started_at,
+        );
         if !request.settings.is_enabled {
             report.status = Status::Disabled;
             return Ok(report.finish((self.clock)()));
@@ -76,7 +89,14 @@ impl Backup {
         let resolver = KindResolver::discover(client.clone(), &request.cluster).await?;
         let kinds = resolver.resolve_all(&request.settings.kinds)?;
 
-        let mut run = Run { backup: self, store: &store, layout: &layout, client: &client, entries: BTreeMap::new(), report };
+        let mut run = Run {
+            backup: self,
+            store: &store,
+            layout: &layout,
+            client: &client,
+            entries: BTreeMap::new(),
+            report,
+        };
         let tenants = run.tenants(request).await?;
         info!(infrastructure = %request.infrastructure, run = layout.run_path(), tenants = tenants.len(), kinds = kinds.len(), "backup started");
 
@@ -106,7 +126,11 @@ impl Backup {
             settings: request.settings.clone(),
             kinds,
             tenants,
-            status: if report.has_failures() { RunStatus::PartiallyFailed } else { RunStatus::Completed },
+            status: if report.has_failures() {
+                RunStatus::PartiallyFailed
+            } else {
+                RunStatus::Completed
+            },
             errors: report.errors.clone(),
             objects: entries.into_values().collect(),
         };
@@ -143,8 +167,12 @@ async fn remove_leftovers(store: &Store, layout: &RunLayout, manifest: &Manifest
         Ok(keys) => keys,
         Err(e) => return warn!(error = %e, "could not list the run to remove leftovers of an earlier attempt"),
     };
-    let kept: std::collections::HashSet<String> =
-        manifest.objects.iter().map(|o| format!("{}{}", layout.prefix(), o.key)).chain([layout.manifest_key()]).collect();
+    let kept: std::collections::HashSet<String> = manifest
+        .objects
+        .iter()
+        .map(|o| format!("{}{}", layout.prefix(), o.key))
+        .chain([layout.manifest_key()])
+        .collect();
     let stray: Vec<String> = listed.into_iter().filter(|k| !kept.contains(k)).collect();
     if !stray.is_empty()
         && let Err(e) = store.delete_keys(&stray).await
@@ -175,7 +203,10 @@ impl Run<'_> {
             let page = match list_page(&api, self.backup.page_size, token.as_deref()).await {
                 Ok(page) => page,
                 Err(e) => {
-                    return Err(crate::Error::Cluster(crate::cluster::ClusterError::Client { cluster: request.cluster.clone(), source: e }));
+                    return Err(crate::Error::Cluster(crate::cluster::ClusterError::Client {
+                        cluster: request.cluster.clone(),
+                        source: e,
+                    }));
                 }
             };
             names.extend(page.0.iter().filter_map(|o| crate::object::name(o).map(str::to_string)));
@@ -197,19 +228,27 @@ impl Run<'_> {
                     tenant: Some(tenant.into()),
                     kind: None,
                     name: None,
-                    message: format!("the tenant namespace '{tenant}' does not exist in the cluster; nothing of it was backed up"),
+                    message: format!(
+                        "the tenant namespace '{tenant}' does not exist in the cluster; nothing of it was backed up"
+                    ),
                 });
                 return Ok(false);
             }
             Err(e) => {
-                self.report.error(RunError { tenant: Some(tenant.into()), kind: None, name: None, message: format!("cannot read the namespace: {e}") });
+                self.report.error(RunError {
+                    tenant: Some(tenant.into()),
+                    kind: None,
+                    name: None,
+                    message: format!("cannot read the namespace: {e}"),
+                });
                 return Ok(false);
             }
         };
         let mut value = serde_json::to_value(object).expect("a namespace always serialises");
         strip_server_set_fields(&mut value, &kind);
         let key = self.layout.namespace_key(tenant);
-        self.upload_all(vec![(key, kind, Some(tenant.to_string()), value)]).await?;
+        self.upload_all(vec![(key, kind, Some(tenant.to_string()), value)])
+            .await?;
         Ok(true)
     }
 
@@ -257,7 +296,12 @@ impl Run<'_> {
                     continue;
                 }
                 strip_server_set_fields(&mut object, kind);
-                batch.push((self.layout.object_key(kind, tenant, &name), kind.clone(), tenant.map(str::to_string), object));
+                batch.push((
+                    self.layout.object_key(kind, tenant, &name),
+                    kind.clone(),
+                    tenant.map(str::to_string),
+                    object,
+                ));
             }
             self.upload_all(batch).await?;
             match next {
@@ -287,13 +331,35 @@ impl Run<'_> {
         let mut last_error = None;
         for (key, kind, tenant, object, size, outcome) in results {
             let name = crate::object::name(&object).unwrap_or_default().to_string();
-            let mut result = ObjectResult { tenant: tenant.clone(), target_namespace: None, kind: kind.kind.clone(), name: name.clone(), action: Action::BackedUp, reason: None };
+            let mut result = ObjectResult {
+                tenant: tenant.clone(),
+                target_namespace: None,
+                kind: kind.kind.clone(),
+                name: name.clone(),
+                action: Action::BackedUp,
+                reason: None,
+            };
             match outcome {
                 Ok(sha256) => {
                     all_failed = false;
                     let relative = key[prefix_len..].to_string();
-                    let namespace = if kind == ResolvedKind::namespace() { None } else { tenant };
-                    self.entries.insert(relative.clone(), ManifestEntry { key: relative, api_version: kind.api_version(), kind: kind.kind, namespace, name, sha256, size });
+                    let namespace = if kind == ResolvedKind::namespace() {
+                        None
+                    } else {
+                        tenant
+                    };
+                    self.entries.insert(
+                        relative.clone(),
+                        ManifestEntry {
+                            key: relative,
+                            api_version: kind.api_version(),
+                            kind: kind.kind,
+                            namespace,
+                            name,
+                            sha256,
+                            size,
+                        },
+                    );
                 }
                 Err(e) => {
                     result.action = Action::Failed;
@@ -311,13 +377,21 @@ impl Run<'_> {
 }
 
 /// One page of a LIST, as plain JSON objects, and the token for the next page.
-async fn list_page(api: &Api<DynamicObject>, limit: u32, token: Option<&str>) -> Result<(Vec<Value>, Option<String>), kube::Error> {
+async fn list_page(
+    api: &Api<DynamicObject>,
+    limit: u32,
+    token: Option<&str>,
+) -> Result<(Vec<Value>, Option<String>), kube::Error> {
     let mut params = ListParams::default().limit(limit);
     if let Some(t) = token {
         params = params.continue_token(t);
     }
     let list = api.list(&params).await?;
     let next = list.metadata.continue_.filter(|t| !t.is_empty());
-    let items = list.items.into_iter().map(|o| serde_json::to_value(o).expect("an object always serialises")).collect();
+    let items = list
+        .items
+        .into_iter()
+        .map(|o| serde_json::to_value(o).expect("an object always serialises"))
+        .collect();
     Ok((items, next))
 }

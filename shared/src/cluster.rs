@@ -22,7 +22,9 @@ pub enum ClusterError {
         source: kube::config::KubeconfigError,
     },
     /// The kubeconfig has no context named after the cluster, or it is unusable.
-    #[error("the kubeconfig {path} has no usable context named '{cluster}': {source}; name the cluster's context after the cluster")]
+    #[error(
+        "the kubeconfig {path} has no usable context named '{cluster}': {source}; name the cluster's context after the cluster"
+    )]
     Context {
         /// The kubeconfig.
         path: String,
@@ -64,17 +66,33 @@ impl ClusterAccess {
     pub async fn client(&self, cluster: &str, _region: &str) -> Result<Client, ClusterError> {
         match self {
             ClusterAccess::Kubeconfig { path } => {
-                let shown = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "from KUBECONFIG".into());
+                let shown = path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "from KUBECONFIG".into());
                 let kubeconfig = match path {
                     Some(p) => Kubeconfig::read_from(p),
                     None => Kubeconfig::read(),
                 }
-                .map_err(|source| ClusterError::Kubeconfig { path: shown.clone(), source })?;
-                let options = KubeConfigOptions { context: Some(cluster.into()), ..Default::default() };
+                .map_err(|source| ClusterError::Kubeconfig {
+                    path: shown.clone(),
+                    source,
+                })?;
+                let options = KubeConfigOptions {
+                    context: Some(cluster.into()),
+                    ..Default::default()
+                };
                 let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
-                    .map_err(|source| ClusterError::Context { path: shown, cluster: cluster.into(), source })?;
-                Client::try_from(config).map_err(|source| ClusterError::Client { cluster: cluster.into(), source })
+                    .map_err(|source| ClusterError::Context {
+                        path: shown,
+                        cluster: cluster.into(),
+                        source,
+                    })?;
+                Client::try_from(config).map_err(|source| ClusterError::Client {
+                    cluster: cluster.into(),
+                    source,
+                })
             }
         }
     }

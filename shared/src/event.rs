@@ -23,7 +23,10 @@ impl Defaults {
     /// `AWS_REGION` and `LIFEBOAT_BUCKET` from the function's environment.
     pub fn from_env() -> Self {
         let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        Self { region: var("AWS_REGION"), bucket: var("LIFEBOAT_BUCKET") }
+        Self {
+            region: var("AWS_REGION"),
+            bucket: var("LIFEBOAT_BUCKET"),
+        }
     }
 }
 
@@ -205,7 +208,10 @@ impl RestoreRequest {
         let event: RestoreEvent = parse(event)?;
         check_name("infrastructure", &event.infrastructure)?;
         check_name("cluster", &event.cluster)?;
-        let source = event.source.unwrap_or(Source { infrastructure: None, backup: None });
+        let source = event.source.unwrap_or(Source {
+            infrastructure: None,
+            backup: None,
+        });
         let source_infrastructure = source.infrastructure.unwrap_or_else(|| event.infrastructure.clone());
         check_name("source.infrastructure", &source_infrastructure)?;
         let backup = match source.backup.as_deref() {
@@ -231,8 +237,13 @@ impl RestoreRequest {
             }
         }
         for (field, list) in [("kinds", &event.kinds), ("names", &event.names)] {
-            if list.as_ref().is_some_and(|l| l.is_empty() || l.iter().any(String::is_empty)) {
-                return Err(Error::InvalidEvent(format!("{field}, when given, must be a non-empty list of non-empty strings; leave it out to take all")));
+            if list
+                .as_ref()
+                .is_some_and(|l| l.is_empty() || l.iter().any(String::is_empty))
+            {
+                return Err(Error::InvalidEvent(format!(
+                    "{field}, when given, must be a non-empty list of non-empty strings; leave it out to take all"
+                )));
             }
         }
         Ok(Self {
@@ -253,7 +264,10 @@ impl RestoreRequest {
 
     /// The namespace a backed-up namespace is restored into.
     pub fn target_namespace<'a>(&'a self, namespace: &'a str) -> &'a str {
-        self.namespace_mapping.get(namespace).map(String::as_str).unwrap_or(namespace)
+        self.namespace_mapping
+            .get(namespace)
+            .map(String::as_str)
+            .unwrap_or(namespace)
     }
 }
 
@@ -265,13 +279,21 @@ fn or_default(field: &str, given: Option<String>, default: &Option<String>, vari
     given
         .or_else(|| default.clone())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| Error::InvalidEvent(format!("{field} is missing: give it in the event or set {variable} in the function's environment")))
+        .ok_or_else(|| {
+            Error::InvalidEvent(format!(
+                "{field} is missing: give it in the event or set {variable} in the function's environment"
+            ))
+        })
 }
 
 /// Names that become part of an S3 key: letters, digits, '-', '_' and '.', as
 /// infrastructure and cluster names are.
 fn check_name(field: &str, value: &str) -> Result<()> {
-    let ok = !value.is_empty() && value.len() <= 100 && value != "." && value != ".." && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    let ok = !value.is_empty()
+        && value.len() <= 100
+        && value != "."
+        && value != ".."
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if ok {
         Ok(())
     } else {
@@ -285,7 +307,9 @@ fn check_name(field: &str, value: &str) -> Result<()> {
 fn check_namespace(field: &str, value: &str) -> Result<()> {
     let ok = !value.is_empty()
         && value.len() <= 63
-        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !value.starts_with('-')
         && !value.ends_with('-');
     if ok {
@@ -303,7 +327,10 @@ mod tests {
     use serde_json::json;
 
     fn defaults() -> Defaults {
-        Defaults { region: Some("us-east-1".into()), bucket: Some("b".into()) }
+        Defaults {
+            region: Some("us-east-1".into()),
+            bucket: Some("b".into()),
+        }
     }
 
     #[test]
@@ -324,8 +351,13 @@ mod tests {
         let e = json!({ "infrastructure": "prod", "cluster": "c", "settings": { "IsEnabled": true, "IntervalInHours": 1, "K8sResourceKinds": ["Secret"] } });
         let now = Utc::now();
         let r = BackupRequest::from_event(e.clone(), &defaults(), now).unwrap();
-        assert_eq!((r.region.as_str(), r.bucket.as_str(), r.run_time), ("us-east-1", "b", now));
-        let err = BackupRequest::from_event(e, &Defaults::default(), now).unwrap_err().to_string();
+        assert_eq!(
+            (r.region.as_str(), r.bucket.as_str(), r.run_time),
+            ("us-east-1", "b", now)
+        );
+        let err = BackupRequest::from_event(e, &Defaults::default(), now)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("LIFEBOAT_BUCKET") || err.contains("AWS_REGION"), "{err}");
     }
 
@@ -339,15 +371,26 @@ mod tests {
     #[test]
     fn restore_defaults_to_latest_skip_and_a_real_run() {
         let r = RestoreRequest::from_event(json!({ "infrastructure": "prod", "cluster": "c" }), &defaults()).unwrap();
-        assert_eq!((r.backup, r.existing, r.dry_run, r.source_infrastructure.as_str()), (BackupSelector::Latest, Existing::Skip, false, "prod"));
+        assert_eq!(
+            (r.backup, r.existing, r.dry_run, r.source_infrastructure.as_str()),
+            (BackupSelector::Latest, Existing::Skip, false, "prod")
+        );
     }
 
     #[test]
     fn restore_names_a_run_by_its_path_only() {
         let ok = json!({ "infrastructure": "p", "cluster": "c", "source": { "backup": "2026/11/22/130000" } });
-        assert_eq!(RestoreRequest::from_event(ok, &defaults()).unwrap().backup, BackupSelector::Run("2026/11/22/130000".into()));
+        assert_eq!(
+            RestoreRequest::from_event(ok, &defaults()).unwrap().backup,
+            BackupSelector::Run("2026/11/22/130000".into())
+        );
         let bad = json!({ "infrastructure": "p", "cluster": "c", "source": { "backup": "yesterday" } });
-        assert!(RestoreRequest::from_event(bad, &defaults()).unwrap_err().to_string().contains("YYYY/MM/DD/HHmmss"));
+        assert!(
+            RestoreRequest::from_event(bad, &defaults())
+                .unwrap_err()
+                .to_string()
+                .contains("YYYY/MM/DD/HHmmss")
+        );
     }
 
     #[test]

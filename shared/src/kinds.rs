@@ -21,7 +21,9 @@ pub enum KindsError {
         cluster: String,
     },
     /// The kind exists but cannot be listed, so it cannot be backed up.
-    #[error("the kind '{kind}' cannot be listed on cluster '{cluster}', so it cannot be backed up; remove it from K8sResourceKinds")]
+    #[error(
+        "the kind '{kind}' cannot be listed on cluster '{cluster}', so it cannot be backed up; remove it from K8sResourceKinds"
+    )]
     NotListable {
         /// The kind asked for.
         kind: String,
@@ -29,7 +31,9 @@ pub enum KindsError {
         cluster: String,
     },
     /// Discovery itself failed.
-    #[error("API discovery on cluster '{cluster}' failed: {source}; check that the function may reach the cluster and list its APIs")]
+    #[error(
+        "API discovery on cluster '{cluster}' failed: {source}; check that the function may reach the cluster and list its APIs"
+    )]
     Discovery {
         /// The cluster asked.
         cluster: String,
@@ -57,7 +61,13 @@ pub struct ResolvedKind {
 impl ResolvedKind {
     /// A kind from its parts.
     pub fn new(group: &str, version: &str, kind: &str, plural: &str, namespaced: bool) -> Self {
-        Self { group: group.into(), version: version.into(), kind: kind.into(), plural: plural.into(), namespaced }
+        Self {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+            namespaced,
+        }
     }
 
     /// The core Namespace kind, which every backup stores for each tenant.
@@ -67,17 +77,28 @@ impl ResolvedKind {
 
     /// `v1` or `group/version`, as objects carry it.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// The folder name of this kind in a backup: the plural, qualified by a non-core group.
     pub fn resource_dir(&self) -> String {
-        if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
     }
 
     /// The dynamic API resource for kube requests.
     pub fn api_resource(&self) -> ApiResource {
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(&self.group, &self.version, &self.kind), &self.plural)
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(&self.group, &self.version, &self.kind),
+            &self.plural,
+        )
     }
 }
 
@@ -90,8 +111,17 @@ pub struct KindResolver {
 impl KindResolver {
     /// Discovers what the cluster serves.
     pub async fn discover(client: Client, cluster: &str) -> Result<Self, KindsError> {
-        let discovery = Discovery::new(client).run().await.map_err(|source| KindsError::Discovery { cluster: cluster.into(), source })?;
-        Ok(Self { discovery, cluster: cluster.into() })
+        let discovery = Discovery::new(client)
+            .run()
+            .await
+            .map_err(|source| KindsError::Discovery {
+                cluster: cluster.into(),
+                source,
+            })?;
+        Ok(Self {
+            discovery,
+            cluster: cluster.into(),
+        })
     }
 
     /// Resolves one kind name to the resource that serves it, at the group's preferred
@@ -104,7 +134,10 @@ impl KindResolver {
         for group in groups {
             if let Some((ar, caps)) = group.recommended_kind(kind) {
                 if !caps.supports_operation(verbs::LIST) {
-                    return Err(KindsError::NotListable { kind: kind.into(), cluster: self.cluster.clone() });
+                    return Err(KindsError::NotListable {
+                        kind: kind.into(),
+                        cluster: self.cluster.clone(),
+                    });
                 }
                 return Ok(ResolvedKind {
                     group: ar.group,
@@ -115,7 +148,10 @@ impl KindResolver {
                 });
             }
         }
-        Err(KindsError::Unknown { kind: kind.into(), cluster: self.cluster.clone() })
+        Err(KindsError::Unknown {
+            kind: kind.into(),
+            cluster: self.cluster.clone(),
+        })
     }
 
     /// Resolves every name, failing on the first the cluster does not serve.
@@ -132,8 +168,14 @@ mod tests {
     fn core_and_grouped_kinds_name_their_version_and_folder() {
         let secret = ResolvedKind::new("", "v1", "Secret", "secrets", true);
         let deploy = ResolvedKind::new("apps", "v1", "Deployment", "deployments", true);
-        assert_eq!((secret.api_version(), secret.resource_dir()), ("v1".to_string(), "secrets".to_string()));
-        assert_eq!((deploy.api_version(), deploy.resource_dir()), ("apps/v1".to_string(), "deployments.apps".to_string()));
+        assert_eq!(
+            (secret.api_version(), secret.resource_dir()),
+            ("v1".to_string(), "secrets".to_string())
+        );
+        assert_eq!(
+            (deploy.api_version(), deploy.resource_dir()),
+            ("apps/v1".to_string(), "deployments.apps".to_string())
+        );
         assert_eq!(deploy.api_resource().plural, "deployments");
     }
 }

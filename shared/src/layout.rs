@@ -28,7 +28,10 @@ impl RunLayout {
 
     /// The folder of an existing run, named by its path `YYYY/MM/DD/HHmmss`.
     pub fn for_run_path(run_path: &str, infrastructure: &str) -> Self {
-        Self { run_path: run_path.to_string(), prefix: format!("{run_path}/infra/{infrastructure}/k8s/") }
+        Self {
+            run_path: run_path.to_string(),
+            prefix: format!("{run_path}/infra/{infrastructure}/k8s/"),
+        }
     }
 
     /// `YYYY/MM/DD/HHmmss`.
@@ -64,7 +67,11 @@ impl RunLayout {
 pub fn is_run_path(path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
     let widths = [4, 2, 2, 6];
-    parts.len() == widths.len() && parts.iter().zip(widths).all(|(p, w)| p.len() == w && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == widths.len()
+        && parts
+            .iter()
+            .zip(widths)
+            .all(|(p, w)| p.len() == w && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -73,11 +80,16 @@ mod tests {
 
     #[test]
     fn the_run_folder_is_the_utc_time_of_the_run() {
-        let t = DateTime::parse_from_rfc3339("2026-11-22T13:00:05-02:00").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-11-22T13:00:05-02:00")
+            .unwrap()
+            .with_timezone(&Utc);
         let l = RunLayout::new(t, "prod");
         assert_eq!(l.run_path(), "2026/11/22/150005");
         assert_eq!(l.manifest_key(), "2026/11/22/150005/infra/prod/k8s/manifest.json");
-        assert_eq!(l.namespace_key("billing"), "2026/11/22/150005/infra/prod/k8s/namespaces/billing/namespace.json");
+        assert_eq!(
+            l.namespace_key("billing"),
+            "2026/11/22/150005/infra/prod/k8s/namespaces/billing/namespace.json"
+        );
     }
 
     #[test]
@@ -85,14 +97,26 @@ mod tests {
         let l = RunLayout::for_run_path("2026/11/22/130000", "prod");
         let secret = ResolvedKind::new("", "v1", "Secret", "secrets", true);
         let role = ResolvedKind::new("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false);
-        assert_eq!(l.object_key(&secret, Some("billing"), "db"), "2026/11/22/130000/infra/prod/k8s/namespaces/billing/secrets/db.json");
-        assert_eq!(l.object_key(&role, None, "view"), "2026/11/22/130000/infra/prod/k8s/cluster/clusterroles.rbac.authorization.k8s.io/view.json");
+        assert_eq!(
+            l.object_key(&secret, Some("billing"), "db"),
+            "2026/11/22/130000/infra/prod/k8s/namespaces/billing/secrets/db.json"
+        );
+        assert_eq!(
+            l.object_key(&role, None, "view"),
+            "2026/11/22/130000/infra/prod/k8s/cluster/clusterroles.rbac.authorization.k8s.io/view.json"
+        );
     }
 
     #[test]
     fn run_paths_are_recognised_by_shape() {
         assert!(is_run_path("2026/11/22/130000"));
-        for bad in ["2026/11/22", "2026/11/22/1300", "latest", "2026/11/22/13000a", "../11/22/130000"] {
+        for bad in [
+            "2026/11/22",
+            "2026/11/22/1300",
+            "latest",
+            "2026/11/22/13000a",
+            "../11/22/130000",
+        ] {
             assert!(!is_run_path(bad), "{bad}");
         }
     }

@@ -98,6 +98,9 @@ impl Manifest {
         if entry.kind == namespace.kind && entry.api_version == namespace.api_version() {
             return Some(namespace);
         }
-        self.kinds.iter().find(|k| k.kind == entry.kind && k.api_version() == entry.api_version).cloned()
+        self.kinds
+            .iter()
+            .find(|k| k.kind == entry.kind && k.api_version() == entry.api_version)
+            .cloned()
     }
 }

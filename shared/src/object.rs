@@ -58,7 +58,9 @@ pub fn generated_by_cluster(kind: &ResolvedKind, object: &Value) -> Option<&'sta
         "Secret" if object.get("type").and_then(Value::as_str) == Some("kubernetes.io/service-account-token") => {
             Some("service-account token secret, made by the cluster's token controller")
         }
-        "ConfigMap" if name(object) == Some("kube-root-ca.crt") => Some("kube-root-ca.crt, published into every namespace by the cluster"),
+        "ConfigMap" if name(object) == Some("kube-root-ca.crt") => {
+            Some("kube-root-ca.crt, published into every namespace by the cluster")
+        }
         _ => None,
     }
 }
@@ -94,7 +96,6 @@ pub fn to_stored_bytes(object: &Value) -> Vec<u8> {
     bytes
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,11 +116,14 @@ mod tests {
             "type": "Opaque", "data": {"k": "AAEC/w=="}, "immutable": true, "status": {}
         });
         strip_server_set_fields(&mut s, &secret_kind());
-        assert_eq!(s, json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": { "name": "db", "namespace": "t", "labels": {"a": "b"}, "annotations": {"c": "d"} },
-            "type": "Opaque", "data": {"k": "AAEC/w=="}, "immutable": true
-        }));
+        assert_eq!(
+            s,
+            json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": { "name": "db", "namespace": "t", "labels": {"a": "b"}, "annotations": {"c": "d"} },
+                "type": "Opaque", "data": {"k": "AAEC/w=="}, "immutable": true
+            })
+        );
     }
 
     #[test]

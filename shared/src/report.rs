@@ -116,7 +116,13 @@ pub struct Report {
 
 impl Report {
     /// An empty report for a run starting at `started_at`.
-    pub fn new(function: &'static str, infrastructure: &str, cluster: &str, bucket: &str, started_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        function: &'static str,
+        infrastructure: &str,
+        cluster: &str,
+        bucket: &str,
+        started_at: DateTime<Utc>,
+    ) -> Self {
         Self {
             function,
             status: Status::Completed,
@@ -140,7 +146,14 @@ impl Report {
     /// Records one object's outcome.
     pub fn record(&mut self, result: ObjectResult) {
         let scope = result.tenant.clone().unwrap_or_else(|| CLUSTER_SCOPE.into());
-        *self.counts.entry(scope).or_default().entry(result.kind.clone()).or_default().entry(result.action).or_default() += 1;
+        *self
+            .counts
+            .entry(scope)
+            .or_default()
+            .entry(result.kind.clone())
+            .or_default()
+            .entry(result.action)
+            .or_default() += 1;
         if result.action == Action::Failed || self.objects.len() < LISTED_OBJECTS {
             self.objects.push(result);
         } else {
@@ -171,7 +184,11 @@ impl Report {
 
     /// How many objects took `action`, over all tenants and kinds.
     pub fn count(&self, action: Action) -> u64 {
-        self.counts.values().flat_map(|kinds| kinds.values()).filter_map(|a| a.get(&action)).sum()
+        self.counts
+            .values()
+            .flat_map(|kinds| kinds.values())
+            .filter_map(|a| a.get(&action))
+            .sum()
     }
 }
 
@@ -180,7 +197,14 @@ mod tests {
     use super::*;
 
     fn object(n: usize, action: Action) -> ObjectResult {
-        ObjectResult { tenant: Some("t".into()), target_namespace: None, kind: "Secret".into(), name: format!("s{n}"), action, reason: None }
+        ObjectResult {
+            tenant: Some("t".into()),
+            target_namespace: None,
+            kind: "Secret".into(),
+            name: format!("s{n}"),
+            action,
+            reason: None,
+        }
     }
 
     #[test]

@@ -68,12 +68,23 @@ pub struct Restore {
 impl Restore {
     /// A restore with default concurrency.
     pub fn new(cluster: ClusterAccess, s3: aws_sdk_s3::Client) -> Self {
-        Self { cluster, s3, concurrency: 16, clock: Utc::now }
+        Self {
+            cluster,
+            s3,
+            concurrency: 16,
+            clock: Utc::now,
+        }
     }
 
     /// Runs one restore.
     pub async fn run(&self, request: &RestoreRequest) -> Result<Report> {
-        let mut report = Report::new("restore", &request.infrastructure, &request.cluster, &request.bucket, (self.clock)());
+        let mut report = Report::new(
+            "restore",
+            &request.infrastructure,
+            &request.cluster,
+            &request.bucket,
+            (self.clock)(),
+        );
         report.dry_run = Some(request.dry_run);
         let store = Store::new(self.s3.clone(), &request.bucket, None);
         let not_found = || Error::BackupNotFound {
@@ -82,7 +93,10 @@ impl Restore {
             bucket: request.bucket.clone(),
         };
         let layout = match &request.backup {
-            BackupSelector::Latest => store.latest_complete_run(&request.source_infrastructure).await?.ok_or_else(not_found)?,
+            BackupSelector::Latest => store
+                .latest_complete_run(&request.source_infrastructure)
+                .await?
+                .ok_or_else(not_found)?,
             BackupSelector::Run(path) => RunLayout::for_run_path(path, &request.source_infrastructure),
         };
         let manifest = read_manifest(&store, &layout).await?.ok_or_else(not_found)?;
@@ -92,11 +106,25 @@ impl Restore {
 
         let client = self.cluster.client(&request.cluster, &request.region).await?;
         let selected = select(request, &manifest);
-        info!(backup = layout.run_path(), objects = selected.len(), dry_run = request.dry_run, "restore started");
+        info!(
+            backup = layout.run_path(),
+            objects = selected.len(),
+            dry_run = request.dry_run,
+            "restore started"
+        );
 
-        let writer = Writer { client: &client, store: &store, layout: &layout, request };
+        let writer = Writer {
+            client: &client,
+            store: &store,
+            layout: &layout,
+            request,
+        };
         for group in in_restore_order(selected, &manifest) {
-            let results: Vec<ObjectResult> = stream::iter(group).map(|(entry, kind)| writer.restore(entry, kind)).buffer_unordered(self.concurrency.max(1)).collect().await;
+            let results: Vec<ObjectResult> = stream::iter(group)
+                .map(|(entry, kind)| writer.restore(entry, kind))
+                .buffer_unordered(self.concurrency.max(1))
+                .collect()
+                .await;
             results.into_iter().for_each(|r| report.record(r));
         }
         Ok(report.finish((self.clock)()))
@@ -115,7 +143,12 @@ fn check_filters(request: &RestoreRequest, manifest: &Manifest) -> Result<()> {
         )));
     }
     if let Some(kinds) = &request.kinds {
-        let held: BTreeSet<&str> = manifest.kinds.iter().map(|k| k.kind.as_str()).chain(["Namespace"]).collect();
+        let held: BTreeSet<&str> = manifest
+            .kinds
+            .iter()
+            .map(|k| k.kind.as_str())
+            .chain(["Namespace"])
+            .collect();
         if let Some(missing) = kinds.iter().find(|k| !held.contains(k.as_str())) {
             return Err(Error::InvalidEvent(format!(
                 "the backup {} holds no kind '{missing}'; it holds: {}",
@@ -145,7 +178,9 @@ fn select<'m>(request: &RestoreRequest, manifest: &'m Manifest) -> Vec<&'m Manif
         .collect();
     let namespaces_needed: BTreeSet<&str> = objects.iter().filter_map(|e| e.namespace.as_deref()).collect();
     let namespaces_asked = |e: &&ManifestEntry| {
-        wanted(&request.tenants, &e.name) && (request.kinds.is_none() || wanted(&request.kinds, "Namespace")) && wanted(&request.names, &e.name)
+        wanted(&request.tenants, &e.name)
+            && (request.kinds.is_none() || wanted(&request.kinds, "Namespace"))
+            && wanted(&request.names, &e.name)
     };
     manifest
         .objects
@@ -156,8 +191,16 @@ fn select<'m>(request: &RestoreRequest, manifest: &'m Manifest) -> Vec<&'m Manif
 }
 
 /// Groups entries by kind, in [`RESTORE_ORDER`].
-fn in_restore_order<'m>(entries: Vec<&'m ManifestEntry>, manifest: &Manifest) -> Vec<Vec<(&'m ManifestEntry, Option<ResolvedKind>)>> {
-    let rank = |kind: &str| RESTORE_ORDER.iter().position(|k| *k == kind).unwrap_or(RESTORE_ORDER.len());
+fn in_restore_order<'m>(
+    entries: Vec<&'m ManifestEntry>,
+    manifest: &Manifest,
+) -> Vec<Vec<(&'m ManifestEntry, Option<ResolvedKind>)>> {
+    let rank = |kind: &str| {
+        RESTORE_ORDER
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(RESTORE_ORDER.len())
+    };
     let mut keyed: Vec<(usize, usize, &ManifestEntry)> = Vec::with_capacity(entries.len());
     for entry in entries {
         let kind_position = manifest.kinds.iter().position(|k| k.kind == entry.kind).unwrap_or(0);
@@ -171,7 +214,10 @@ fn in_restore_order<'m>(entries: Vec<&'m ManifestEntry>, manifest: &Manifest) ->
             groups.push(Vec::new());
             last = Some((rank, position));
         }
-        groups.last_mut().expect("a group was just pushed").push((entry, manifest.kind_of(entry)));
+        groups
+            .last_mut()
+            .expect("a group was just pushed")
+            .push((entry, manifest.kind_of(entry)));
     }
     groups
 }
@@ -186,7 +232,11 @@ struct Writer<'a> {
 impl Writer<'_> {
     async fn restore(&self, entry: &ManifestEntry, kind: Option<ResolvedKind>) -> ObjectResult {
         let is_namespace = kind.as_ref().is_some_and(|k| *k == ResolvedKind::namespace());
-        let tenant = if is_namespace { Some(entry.name.clone()) } else { entry.namespace.clone() };
+        let tenant = if is_namespace {
+            Some(entry.name.clone())
+        } else {
+            entry.namespace.clone()
+        };
         let target = tenant.as_deref().map(|t| self.request.target_namespace(t).to_string());
         let mut result = ObjectResult {
             target_namespace: target.clone().filter(|t| Some(t) != tenant.as_ref()),
@@ -207,8 +257,19 @@ impl Writer<'_> {
     }
 
     /// Verifies and writes one object; the error is the reason it failed.
-    async fn write(&self, entry: &ManifestEntry, kind: Option<ResolvedKind>, target: Option<&str>, is_namespace: bool) -> Result<(Action, Option<String>), String> {
-        let kind = kind.ok_or_else(|| format!("the manifest does not record the kind {} {}", entry.api_version, entry.kind))?;
+    async fn write(
+        &self,
+        entry: &ManifestEntry,
+        kind: Option<ResolvedKind>,
+        target: Option<&str>,
+        is_namespace: bool,
+    ) -> Result<(Action, Option<String>), String> {
+        let kind = kind.ok_or_else(|| {
+            format!(
+                "the manifest does not record the kind {} {}",
+                entry.api_version, entry.kind
+            )
+        })?;
         let key = format!("{}{}", self.layout.prefix(), entry.key);
         let bytes = self.store.get(&key).await.map_err(|e| e.to_string())?;
         let actual = sha256_hex(&bytes);
@@ -219,7 +280,8 @@ impl Writer<'_> {
                 entry.sha256
             ));
         }
-        let mut object: Value = serde_json::from_slice(&bytes).map_err(|e| format!("the stored object is not JSON: {e}"))?;
+        let mut object: Value =
+            serde_json::from_slice(&bytes).map_err(|e| format!("the stored object is not JSON: {e}"))?;
         if let Some(why) = generated_by_cluster(&kind, &object) {
             return Ok((Action::Skipped, Some(why.into())));
         }
@@ -228,17 +290,31 @@ impl Writer<'_> {
             (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
             _ => Api::all_with(self.client.clone(), &ar),
         };
-        let name = if is_namespace { target.unwrap_or(&entry.name).to_string() } else { entry.name.clone() };
+        let name = if is_namespace {
+            target.unwrap_or(&entry.name).to_string()
+        } else {
+            entry.name.clone()
+        };
         if is_namespace {
             rename_namespace(&mut object, &name);
         } else if let (true, Some(ns)) = (kind.namespaced, target) {
             set_namespace(&mut object, ns);
         }
 
-        let mut current = api.get_opt(&name).await.map_err(|e| format!("cannot read the current object: {e}"))?;
-        if is_namespace && current.as_ref().is_some_and(|c| c.metadata.deletion_timestamp.is_some()) {
+        let mut current = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| format!("cannot read the current object: {e}"))?;
+        if is_namespace
+            && current
+                .as_ref()
+                .is_some_and(|c| c.metadata.deletion_timestamp.is_some())
+        {
             if self.request.dry_run {
-                return Ok((Action::WouldCreate, Some("the namespace is being deleted; it would be recreated once it is gone".into())));
+                return Ok((
+                    Action::WouldCreate,
+                    Some("the namespace is being deleted; it would be recreated once it is gone".into()),
+                ));
             }
             current = wait_until_gone(&api, &name).await?;
         }
@@ -254,7 +330,10 @@ impl Writer<'_> {
             return Ok((Action::Unchanged, None));
         }
         match (self.request.existing, self.request.dry_run) {
-            (Existing::Skip, _) => Ok((Action::Skipped, Some("it exists and differs from the backup; existing is skip (overwrite replaces it)".into()))),
+            (Existing::Skip, _) => Ok((
+                Action::Skipped,
+                Some("it exists and differs from the backup; existing is skip (overwrite replaces it)".into()),
+            )),
             (Existing::Overwrite, true) => Ok((Action::WouldUpdate, None)),
             (Existing::Overwrite, false) => {
                 replace(&api, &name, object, current.metadata.resource_version).await?;
@@ -282,20 +361,33 @@ fn as_dynamic(object: &Value) -> Result<DynamicObject, String> {
 }
 
 async fn create(api: &Api<DynamicObject>, object: &Value) -> Result<(), String> {
-    api.create(&PostParams::default(), &as_dynamic(object)?).await.map(drop).map_err(|e| format!("create failed: {e}"))
+    api.create(&PostParams::default(), &as_dynamic(object)?)
+        .await
+        .map(drop)
+        .map_err(|e| format!("create failed: {e}"))
 }
 
 /// Replaces an object. Some objects cannot be changed in place (an immutable Secret or
 /// ConfigMap, a Secret whose type differs); those are deleted and created again, which
 /// is what `overwrite` promises.
-async fn replace(api: &Api<DynamicObject>, name: &str, mut object: Value, resource_version: Option<String>) -> Result<(), String> {
+async fn replace(
+    api: &Api<DynamicObject>,
+    name: &str,
+    mut object: Value,
+    resource_version: Option<String>,
+) -> Result<(), String> {
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.insert("resourceVersion".into(), resource_version.map(Value::String).unwrap_or(Value::Null));
+        meta.insert(
+            "resourceVersion".into(),
+            resource_version.map(Value::String).unwrap_or(Value::Null),
+        );
     }
     match api.replace(name, &PostParams::default(), &as_dynamic(&object)?).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 422 => {
-            api.delete(name, &DeleteParams::default()).await.map_err(|e| format!("delete before re-create failed: {e}"))?;
+            api.delete(name, &DeleteParams::default())
+                .await
+                .map_err(|e| format!("delete before re-create failed: {e}"))?;
             wait_until_gone(api, name).await?;
             if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                 meta.remove("resourceVersion");
@@ -312,7 +404,9 @@ async fn wait_until_gone(api: &Api<DynamicObject>, name: &str) -> Result<Option<
     loop {
         match api.get_opt(name).await {
             Ok(None) => return Ok(None),
-            Ok(Some(_)) if tokio::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(250)).await,
+            Ok(Some(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(250)).await
+            }
             Ok(Some(_)) => {
                 return Err(format!(
                     "'{name}' is still being deleted after {}s; restore again once it is gone",

@@ -26,7 +26,9 @@ pub enum SettingsError {
     )]
     IntervalInHours(String),
     /// `K8sResourceKinds` is not a non-empty list of kind names.
-    #[error("K8sResourceKinds must be a non-empty list of kind names as Kubernetes spells them (\"Secret\", \"ConfigMap\"); {0}")]
+    #[error(
+        "K8sResourceKinds must be a non-empty list of kind names as Kubernetes spells them (\"Secret\", \"ConfigMap\"); {0}"
+    )]
     K8sResourceKinds(String),
 }
 
@@ -60,16 +62,27 @@ impl TryFrom<Value> for ResourceBackupConfig {
             Some(Value::Bool(b)) => *b,
             Some(other) => return Err(SettingsError::IsEnabled(shown(other))),
         };
-        let interval_in_hours = parse_interval(map.get("IntervalInHours").ok_or(SettingsError::Missing("IntervalInHours"))?)?;
-        let kinds = parse_kinds(map.get("K8sResourceKinds").ok_or(SettingsError::Missing("K8sResourceKinds"))?)?;
-        Ok(Self { is_enabled, interval_in_hours, kinds })
+        let interval_in_hours = parse_interval(
+            map.get("IntervalInHours")
+                .ok_or(SettingsError::Missing("IntervalInHours"))?,
+        )?;
+        let kinds = parse_kinds(
+            map.get("K8sResourceKinds")
+                .ok_or(SettingsError::Missing("K8sResourceKinds"))?,
+        )?;
+        Ok(Self {
+            is_enabled,
+            interval_in_hours,
+            kinds,
+        })
     }
 }
 
 impl ResourceBackupConfig {
     /// Parses and validates a setting from its JSON text.
     pub fn from_json(text: &str) -> Result<Self, SettingsError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| SettingsError::NotAnObject(format!("text that is not JSON ({e})")))?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| SettingsError::NotAnObject(format!("text that is not JSON ({e})")))?;
         Self::try_from(value)
     }
 }
@@ -80,7 +93,9 @@ fn parse_interval(value: &Value) -> Result<u32, SettingsError> {
         // `as_u64` is None for negatives and for any number written with a fraction or
         // exponent, which is exactly what "whole hours" rules out.
         Value::Number(n) => n.as_u64().ok_or_else(bad)?,
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse::<u64>().map_err(|_| bad())?,
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<u64>().map_err(|_| bad())?
+        }
         _ => return Err(bad()),
     };
     match u32::try_from(hours) {
@@ -99,11 +114,18 @@ fn parse_kinds(value: &Value) -> Result<Vec<String>, SettingsError> {
     let mut kinds: Vec<String> = Vec::with_capacity(items.len());
     for item in items {
         let Value::String(kind) = item else {
-            return Err(SettingsError::K8sResourceKinds(format!("got the entry {}", shown(item))));
+            return Err(SettingsError::K8sResourceKinds(format!(
+                "got the entry {}",
+                shown(item)
+            )));
         };
-        let well_formed = kind.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && kind.chars().all(|c| c.is_ascii_alphanumeric());
+        let well_formed = kind.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && kind.chars().all(|c| c.is_ascii_alphanumeric());
         if !well_formed {
-            return Err(SettingsError::K8sResourceKinds(format!("got the entry {}", shown(item))));
+            return Err(SettingsError::K8sResourceKinds(format!(
+                "got the entry {}",
+                shown(item)
+            )));
         }
         if !kinds.contains(kind) {
             kinds.push(kind.clone());
@@ -133,24 +155,54 @@ mod tests {
 
     #[test]
     fn the_operators_setting_parses_verbatim() {
-        let s = ResourceBackupConfig::from_json(r#"{ "IsEnabled": true, "IntervalInHours": "1", "K8sResourceKinds": ["Secret", "ConfigMap"] }"#).unwrap();
-        assert_eq!(s, ResourceBackupConfig { is_enabled: true, interval_in_hours: 1, kinds: vec!["Secret".into(), "ConfigMap".into()] });
+        let s = ResourceBackupConfig::from_json(
+            r#"{ "IsEnabled": true, "IntervalInHours": "1", "K8sResourceKinds": ["Secret", "ConfigMap"] }"#,
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            ResourceBackupConfig {
+                is_enabled: true,
+                interval_in_hours: 1,
+                kinds: vec!["Secret".into(), "ConfigMap".into()]
+            }
+        );
     }
 
     #[test]
     fn interval_accepts_an_integer_or_a_digit_string() {
         for (v, hours) in [(json!(6), 6), (json!("6"), 6), (json!("24"), 24), (json!(1), 1)] {
-            assert_eq!(ResourceBackupConfig::try_from(setting(v)).unwrap().interval_in_hours, hours);
+            assert_eq!(
+                ResourceBackupConfig::try_from(setting(v)).unwrap().interval_in_hours,
+                hours
+            );
         }
     }
 
     #[test]
     fn interval_rejects_what_is_not_whole_hours_of_at_least_one() {
-        for v in [json!("1.5"), json!(1.5), json!(0), json!("0"), json!(-1), json!("-1"), json!(""), json!("abc"), json!(null), json!(true), json!(1e3), json!(" 1"), json!("99999999999")] {
+        for v in [
+            json!("1.5"),
+            json!(1.5),
+            json!(0),
+            json!("0"),
+            json!(-1),
+            json!("-1"),
+            json!(""),
+            json!("abc"),
+            json!(null),
+            json!(true),
+            json!(1e3),
+            json!(" 1"),
+            json!("99999999999"),
+        ] {
             let err = ResourceBackupConfig::try_from(setting(v.clone())).unwrap_err();
             assert!(matches!(err, SettingsError::IntervalInHours(_)), "{v} gave {err:?}");
             let message = err.to_string();
-            assert!(message.contains("IntervalInHours") && message.contains("at least 1"), "{message}");
+            assert!(
+                message.contains("IntervalInHours") && message.contains("at least 1"),
+                "{message}"
+            );
         }
     }
 
@@ -166,22 +218,38 @@ mod tests {
 
     #[test]
     fn kinds_must_be_a_non_empty_list_of_names() {
-        for kinds in [json!([]), json!("Secret"), json!([""]), json!([1]), json!(["secrets/x"])] {
+        for kinds in [
+            json!([]),
+            json!("Secret"),
+            json!([""]),
+            json!([1]),
+            json!(["secrets/x"]),
+        ] {
             let v = json!({ "IsEnabled": true, "IntervalInHours": 1, "K8sResourceKinds": kinds });
-            assert!(matches!(ResourceBackupConfig::try_from(v), Err(SettingsError::K8sResourceKinds(_))));
+            assert!(matches!(
+                ResourceBackupConfig::try_from(v),
+                Err(SettingsError::K8sResourceKinds(_))
+            ));
         }
     }
 
     #[test]
     fn repeated_kinds_are_kept_once_in_order() {
-        let v = json!({ "IsEnabled": true, "IntervalInHours": 1, "K8sResourceKinds": ["Secret", "ConfigMap", "Secret"] });
-        assert_eq!(ResourceBackupConfig::try_from(v).unwrap().kinds, ["Secret", "ConfigMap"]);
+        let v =
+            json!({ "IsEnabled": true, "IntervalInHours": 1, "K8sResourceKinds": ["Secret", "ConfigMap", "Secret"] });
+        assert_eq!(
+            ResourceBackupConfig::try_from(v).unwrap().kinds,
+            ["Secret", "ConfigMap"]
+        );
     }
 
     #[test]
     fn is_enabled_must_be_a_boolean() {
         let v = json!({ "IsEnabled": "yes", "IntervalInHours": 1, "K8sResourceKinds": ["Secret"] });
-        assert!(matches!(ResourceBackupConfig::try_from(v), Err(SettingsError::IsEnabled(_))));
+        assert!(matches!(
+            ResourceBackupConfig::try_from(v),
+            Err(SettingsError::IsEnabled(_))
+        ));
     }
 
     #[test]

@@ -49,7 +49,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// sets) gets path-style addressing, because emulators on loopback have no DNS for
 /// `<bucket>.host` names.
 pub fn s3_client(config: &aws_config::SdkConfig) -> Client {
-    let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
+    let s3 = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(config.endpoint_url().is_some())
+        .build();
     Client::from_conf(s3)
 }
 
@@ -64,7 +66,11 @@ pub struct Store {
 impl Store {
     /// A store on `bucket`; `kms_key_id` `None` uses the bucket's default KMS key.
     pub fn new(client: Client, bucket: impl Into<String>, kms_key_id: Option<String>) -> Self {
-        Self { client, bucket: bucket.into(), kms_key_id }
+        Self {
+            client,
+            bucket: bucket.into(),
+            kms_key_id,
+        }
     }
 
     /// The bucket's name.
@@ -73,7 +79,12 @@ impl Store {
     }
 
     fn failed(&self, operation: &'static str, key: &str, err: impl std::error::Error) -> StoreError {
-        StoreError::Request { operation, bucket: self.bucket.clone(), key: key.into(), detail: DisplayErrorContext(err).to_string() }
+        StoreError::Request {
+            operation,
+            bucket: self.bucket.clone(),
+            key: key.into(),
+            detail: DisplayErrorContext(err).to_string(),
+        }
     }
 
     /// Writes an object encrypted with SSE-KMS; returns its SHA-256.
@@ -104,9 +115,10 @@ impl Store {
                 let body = out.body.collect().await.map_err(|e| self.failed("GetObject", key, e))?;
                 Ok(body.into_bytes().to_vec())
             }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                Err(StoreError::NotFound { bucket: self.bucket.clone(), key: key.into() })
-            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Err(StoreError::NotFound {
+                bucket: self.bucket.clone(),
+                key: key.into(),
+            }),
             Err(e) => Err(self.failed("GetObject", key, e)),
         }
     }
@@ -115,7 +127,12 @@ impl Store {
     pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
         match self.client.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found() || s.code() == Some("NoSuchKey")) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_not_found() || s.code() == Some("NoSuchKey")) =>
+            {
+                Ok(false)
+            }
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
             Err(e) => Err(self.failed("HeadObject", key, e)),
         }
@@ -124,7 +141,13 @@ impl Store {
     /// Every key under `prefix`, page by page.
     pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.failed("ListObjectsV2", prefix, e))?;
             keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
@@ -135,11 +158,22 @@ impl Store {
     /// The folder names directly under `prefix` (which ends in `/` or is empty).
     async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut folders = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).delimiter("/").into_paginator().send();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.failed("ListObjectsV2", prefix, e))?;
             for p in page.common_prefixes() {
-                if let Some(name) = p.prefix().and_then(|p| p.strip_prefix(prefix)).and_then(|p| p.strip_suffix('/')) {
+                if let Some(name) = p
+                    .prefix()
+                    .and_then(|p| p.strip_prefix(prefix))
+                    .and_then(|p| p.strip_suffix('/'))
+                {
                     folders.push(name.to_string());
                 }
             }
@@ -150,10 +184,19 @@ impl Store {
     /// Deletes keys, a thousand per request as S3 allows.
     pub async fn delete_keys(&self, keys: &[String]) -> Result<(), StoreError> {
         for chunk in keys.chunks(1000) {
-            let objects = chunk.iter().map(|k| ObjectIdentifier::builder().key(k).build()).collect::<Result<Vec<_>, _>>();
+            let objects = chunk
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<Result<Vec<_>, _>>();
             let delete = objects.and_then(|o| Delete::builder().set_objects(Some(o)).quiet(true).build());
             let delete = delete.map_err(|e| self.failed("DeleteObjects", &chunk[0], e))?;
-            self.client.delete_objects().bucket(&self.bucket).delete(delete).send().await.map_err(|e| self.failed("DeleteObjects", &chunk[0], e))?;
+            self.client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| self.failed("DeleteObjects", &chunk[0], e))?;
         }
         Ok(())
     }
@@ -190,6 +233,9 @@ mod tests {
 
     #[test]
     fn sha256_is_lowercase_hex() {
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -34,7 +34,9 @@ fn required(name: &str) -> String {
 impl Stack {
     /// Connects to the running stack.
     pub async fn connect() -> Stack {
-        let kube = kube::Client::try_default().await.expect("the local API server's kubeconfig loads (KUBECONFIG)");
+        let kube = kube::Client::try_default()
+            .await
+            .expect("the local API server's kubeconfig loads (KUBECONFIG)");
         let aws = lifeboat::aws::load().await;
         Stack {
             kube,
@@ -79,16 +81,34 @@ impl Stack {
     /// Every key under a prefix of the bucket.
     pub async fn keys_under(&self, prefix: &str) -> Vec<String> {
         let mut keys = Vec::new();
-        let mut pages = self.s3.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
-            keys.extend(page.expect("the bucket lists").contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            keys.extend(
+                page.expect("the bucket lists")
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
         }
         keys
     }
 
     /// Reads an object of the bucket.
     pub async fn read(&self, key: &str) -> Vec<u8> {
-        let out = self.s3.get_object().bucket(&self.bucket).key(key).send().await.unwrap_or_else(|e| panic!("read {key}: {e:?}"));
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("read {key}: {e:?}"));
         out.body.collect().await.expect("the body reads").into_bytes().to_vec()
     }
 
@@ -98,20 +118,28 @@ impl Stack {
         let ns = Namespace {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
-                labels: Some(BTreeMap::from([("lifeboat.test/tenant".to_string(), prefix.to_string())])),
+                labels: Some(BTreeMap::from([(
+                    "lifeboat.test/tenant".to_string(),
+                    prefix.to_string(),
+                )])),
                 annotations: Some(BTreeMap::from([("owner".to_string(), "team-billing".to_string())])),
                 ..Default::default()
             },
             ..Default::default()
         };
-        Api::<Namespace>::all(self.kube.clone()).create(&PostParams::default(), &ns).await.expect("namespace is created");
+        Api::<Namespace>::all(self.kube.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("namespace is created");
         name
     }
 
     /// Deletes a namespace and waits until the cluster has finalised it.
     pub async fn delete_namespace(&self, name: &str) {
         let api = Api::<Namespace>::all(self.kube.clone());
-        api.delete(name, &DeleteParams::default()).await.expect("namespace deletion is accepted");
+        api.delete(name, &DeleteParams::default())
+            .await
+            .expect("namespace deletion is accepted");
         eventually(&format!("namespace {name} is gone"), Duration::from_secs(120), || {
             let api = api.clone();
             async move { api.get_opt(name).await.expect("namespace reads").is_none() }
@@ -184,8 +212,16 @@ pub fn fixture(name: &str) -> Value {
 /// A name no other test (or earlier run against the same stack) uses.
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").subsec_nanos();
-    format!("{prefix}-{}-{:x}{}", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{:x}{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Waits for a condition, polling, and fails the test when it does not hold in time.
@@ -196,7 +232,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + timeout;
     while !condition().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -244,7 +283,10 @@ impl Stack {
         let meta = |name: &str| ObjectMeta {
             name: Some(name.into()),
             labels: Some(BTreeMap::from([("app".to_string(), "billing".to_string())])),
-            annotations: Some(BTreeMap::from([("lifeboat.test/note".to_string(), format!("{name} annotation"))])),
+            annotations: Some(BTreeMap::from([(
+                "lifeboat.test/note".to_string(),
+                format!("{name} annotation"),
+            )])),
             ..Default::default()
         };
         let secret = |name: &str, type_: &str, data: Vec<(&str, ByteString)>, immutable: Option<bool>| Secret {
@@ -257,27 +299,56 @@ impl Stack {
         let mut binary_secret = binary_bytes();
         binary_secret.extend_from_slice(marker.as_bytes());
         let secrets = [
-            secret("db-credentials", "Opaque", vec![("username", bytes("billing".into())), ("password", bytes(format!("pw-{marker}")))], None),
+            secret(
+                "db-credentials",
+                "Opaque",
+                vec![
+                    ("username", bytes("billing".into())),
+                    ("password", bytes(format!("pw-{marker}"))),
+                ],
+                None,
+            ),
             secret(
                 "tls-cert",
                 "kubernetes.io/tls",
                 vec![
-                    ("tls.crt", bytes(format!("-----BEGIN CERTIFICATE-----\n{marker}\n-----END CERTIFICATE-----\n"))),
-                    ("tls.key", bytes(format!("-----BEGIN PRIVATE KEY-----\n{marker}\n-----END PRIVATE KEY-----\n"))),
+                    (
+                        "tls.crt",
+                        bytes(format!(
+                            "-----BEGIN CERTIFICATE-----\n{marker}\n-----END CERTIFICATE-----\n"
+                        )),
+                    ),
+                    (
+                        "tls.key",
+                        bytes(format!(
+                            "-----BEGIN PRIVATE KEY-----\n{marker}\n-----END PRIVATE KEY-----\n"
+                        )),
+                    ),
                 ],
                 None,
             ),
             secret(
                 "registry",
                 "kubernetes.io/dockerconfigjson",
-                vec![(".dockerconfigjson", bytes(json!({"auths": {"registry.example": {"auth": marker}}}).to_string()))],
+                vec![(
+                    ".dockerconfigjson",
+                    bytes(json!({"auths": {"registry.example": {"auth": marker}}}).to_string()),
+                )],
                 None,
             ),
             secret("binary-blob", "Opaque", vec![("blob", ByteString(binary_secret))], None),
-            secret("frozen", "Opaque", vec![("token", bytes(format!("frozen-{marker}")))], Some(true)),
+            secret(
+                "frozen",
+                "Opaque",
+                vec![("token", bytes(format!("frozen-{marker}")))],
+                Some(true),
+            ),
         ];
         for s in secrets {
-            self.secrets(&namespace).create(&PostParams::default(), &s).await.expect("secret is created");
+            self.secrets(&namespace)
+                .create(&PostParams::default(), &s)
+                .await
+                .expect("secret is created");
         }
         let config_maps = [
             ConfigMap {
@@ -290,7 +361,10 @@ impl Stack {
             },
             ConfigMap {
                 metadata: meta("app-binary"),
-                data: Some(BTreeMap::from([("readme".to_string(), "text beside bytes".to_string())])),
+                data: Some(BTreeMap::from([(
+                    "readme".to_string(),
+                    "text beside bytes".to_string(),
+                )])),
                 binary_data: Some(BTreeMap::from([("blob.bin".to_string(), ByteString(binary_bytes()))])),
                 ..Default::default()
             },
@@ -302,7 +376,10 @@ impl Stack {
             },
         ];
         for c in config_maps {
-            self.config_maps(&namespace).create(&PostParams::default(), &c).await.expect("config map is created");
+            self.config_maps(&namespace)
+                .create(&PostParams::default(), &c)
+                .await
+                .expect("config map is created");
         }
         SeededTenant { namespace, marker }
     }
@@ -324,7 +401,12 @@ impl Stack {
             });
             out.insert(("Secret".to_string(), name), fields);
         }
-        for c in self.config_maps(namespace).list(&params).await.expect("config maps list") {
+        for c in self
+            .config_maps(namespace)
+            .list(&params)
+            .await
+            .expect("config maps list")
+        {
             let name = c.metadata.name.clone().expect("named");
             if name == "kube-root-ca.crt" {
                 continue;
@@ -340,7 +422,10 @@ impl Stack {
 
     /// A namespace's labels and annotations.
     pub async fn namespace_metadata(&self, namespace: &str) -> Value {
-        let ns = Api::<Namespace>::all(self.kube.clone()).get(namespace).await.expect("namespace reads");
+        let ns = Api::<Namespace>::all(self.kube.clone())
+            .get(namespace)
+            .await
+            .expect("namespace reads");
         json!({ "labels": ns.metadata.labels, "annotations": ns.metadata.annotations })
     }
 }

@@ -39,7 +39,11 @@ async fn a_deleted_tenant_comes_back_with_every_object_identical() {
     ] {
         assert!(keys.contains(&expected), "{expected} missing from {keys:?}");
     }
-    assert_eq!(keys.len(), 10, "namespace, five secrets, three config maps, manifest: {keys:?}");
+    assert_eq!(
+        keys.len(),
+        10,
+        "namespace, five secrets, three config maps, manifest: {keys:?}"
+    );
     let head = stack
         .s3
         .head_object()
@@ -49,11 +53,23 @@ async fn a_deleted_tenant_comes_back_with_every_object_identical() {
         .await
         .unwrap();
     assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"));
-    assert!(head.ssekms_key_id().is_some_and(|k| k.contains(":key/")), "{:?}", head.ssekms_key_id());
+    assert!(
+        head.ssekms_key_id().is_some_and(|k| k.contains(":key/")),
+        "{:?}",
+        head.ssekms_key_id()
+    );
 
     // Stored objects are manifests `kubectl apply` accepts: kind, apiVersion, no server fields.
-    let stored: Value = serde_json::from_slice(&stack.read(&format!("{prefix}namespaces/{ns}/secrets/frozen.json")).await).unwrap();
-    assert_eq!((stored["apiVersion"].as_str(), stored["kind"].as_str()), (Some("v1"), Some("Secret")));
+    let stored: Value = serde_json::from_slice(
+        &stack
+            .read(&format!("{prefix}namespaces/{ns}/secrets/frozen.json"))
+            .await,
+    )
+    .unwrap();
+    assert_eq!(
+        (stored["apiVersion"].as_str(), stored["kind"].as_str()),
+        (Some("v1"), Some("Secret"))
+    );
     for field in ["uid", "resourceVersion", "creationTimestamp", "managedFields"] {
         assert!(stored["metadata"].get(field).is_none(), "{field} was stored");
     }
@@ -76,10 +92,18 @@ async fn a_deleted_tenant_comes_back_with_every_object_identical() {
     assert_eq!(count(&report, ns, "Secret", "created"), 5);
     assert_eq!(count(&report, ns, "ConfigMap", "created"), 3);
 
-    assert_eq!(stack.configuration(ns).await, before, "restored objects differ from the originals");
+    assert_eq!(
+        stack.configuration(ns).await,
+        before,
+        "restored objects differ from the originals"
+    );
     assert_eq!(stack.namespace_metadata(ns).await, namespace_before);
     let blob = stack.secrets(ns).get("binary-blob").await.unwrap();
-    assert_eq!(blob.data.unwrap()["blob"].0[..256], lifeboat_tests::binary_bytes()[..], "binary data is back byte for byte");
+    assert_eq!(
+        blob.data.unwrap()["blob"].0[..256],
+        lifeboat_tests::binary_bytes()[..],
+        "binary data is back byte for byte"
+    );
 
     // Restoring again finds everything in place.
     let again = stack.report("restore", &restore).await;
@@ -102,11 +126,19 @@ async fn a_tenant_restores_into_a_mapped_namespace_beside_the_original() {
     let report = stack.report("restore", &event).await;
     assert_eq!(report["status"], "Completed", "{report}");
     assert_eq!(count(&report, ns, "Secret", "created"), 5);
-    let secret = report["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "Secret").unwrap();
+    let secret = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "Secret")
+        .unwrap();
     assert_eq!(secret["target_namespace"], json!(target));
 
     assert_eq!(stack.configuration(&target).await, stack.configuration(ns).await);
-    assert_eq!(stack.namespace_metadata(&target).await, stack.namespace_metadata(ns).await);
+    assert_eq!(
+        stack.namespace_metadata(&target).await,
+        stack.namespace_metadata(ns).await
+    );
 }
 
 #[tokio::test]
@@ -120,7 +152,11 @@ async fn existing_skip_leaves_changed_objects_and_overwrite_puts_the_backup_back
 
     // Change a mutable secret, and replace an immutable one (only delete and create can).
     let patch = json!({ "data": { "password": ByteString(b"changed".to_vec()) } });
-    stack.secrets(ns).patch("db-credentials", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    stack
+        .secrets(ns)
+        .patch("db-credentials", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
     stack.secrets(ns).delete("frozen", &Default::default()).await.unwrap();
     lifeboat_tests::eventually("frozen is gone", std::time::Duration::from_secs(30), || async {
         stack.secrets(ns).get_opt("frozen").await.unwrap().is_none()
@@ -147,7 +183,11 @@ async fn existing_skip_leaves_changed_objects_and_overwrite_puts_the_backup_back
     assert_eq!(action_of(&report, "Secret", "db-credentials"), "updated");
     assert_eq!(action_of(&report, "Secret", "frozen"), "updated");
     assert_eq!(action_of(&report, "ConfigMap", "app-config"), "unchanged");
-    assert_eq!(stack.configuration(ns).await, before, "overwrite put every object back as backed up");
+    assert_eq!(
+        stack.configuration(ns).await,
+        before,
+        "overwrite put every object back as backed up"
+    );
 }
 
 #[tokio::test]
@@ -157,9 +197,17 @@ async fn a_dry_run_reports_what_would_happen_and_writes_nothing() {
     let ns = tenant.namespace.as_str();
     let infra = unique("infra");
     stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
-    stack.secrets(ns).delete("db-credentials", &Default::default()).await.unwrap();
+    stack
+        .secrets(ns)
+        .delete("db-credentials", &Default::default())
+        .await
+        .unwrap();
     let patch = json!({ "data": { "app.properties": "mode=test\n" } });
-    stack.config_maps(ns).patch("app-config", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    stack
+        .config_maps(ns)
+        .patch("app-config", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
     let target = format!("{ns}-preview");
     let before = stack.configuration(ns).await;
 
@@ -178,7 +226,10 @@ async fn a_dry_run_reports_what_would_happen_and_writes_nothing() {
     let report = stack.report("restore", &event).await;
     assert_eq!(action_of(&report, "Namespace", ns), "would-create");
     let namespaces = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(stack.kube.clone());
-    assert!(namespaces.get_opt(&target).await.unwrap().is_none(), "a dry run created a namespace");
+    assert!(
+        namespaces.get_opt(&target).await.unwrap().is_none(),
+        "a dry run created a namespace"
+    );
 }
 
 #[tokio::test]
@@ -193,16 +244,29 @@ async fn a_tampered_object_is_refused_by_its_checksum_and_the_rest_restores() {
     let key = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/secrets/db-credentials.json");
     let mut object: Value = serde_json::from_slice(&stack.read(&key).await).unwrap();
     object["data"]["password"] = json!("YXR0YWNrZXI=");
-    stack.s3.put_object().bucket(&stack.bucket).key(&key).body(serde_json::to_vec(&object).unwrap().into()).send().await.unwrap();
+    stack
+        .s3
+        .put_object()
+        .bucket(&stack.bucket)
+        .key(&key)
+        .body(serde_json::to_vec(&object).unwrap().into())
+        .send()
+        .await
+        .unwrap();
     stack.delete_namespace(ns).await;
 
     let report = stack.report("restore", &stack.restore_event(&infra)).await;
     assert_eq!(report["status"], "PartiallyFailed", "{report}");
     assert_eq!(action_of(&report, "Secret", "db-credentials"), "failed");
     let objects = report["objects"].as_array().unwrap();
-    let reason = objects.iter().find(|o| o["name"] == "db-credentials").unwrap()["reason"].as_str().unwrap();
+    let reason = objects.iter().find(|o| o["name"] == "db-credentials").unwrap()["reason"]
+        .as_str()
+        .unwrap();
     assert!(reason.contains("checksum mismatch"), "{reason}");
-    assert!(stack.secrets(ns).get_opt("db-credentials").await.unwrap().is_none(), "the tampered secret was written");
+    assert!(
+        stack.secrets(ns).get_opt("db-credentials").await.unwrap().is_none(),
+        "the tampered secret was written"
+    );
     assert_eq!(count(&report, ns, "Secret", "created"), 4);
 }
 
@@ -215,22 +279,42 @@ async fn a_second_backup_shows_a_change_and_a_deletion() {
     stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
 
     let patch = json!({ "data": { "greeting": "changed" } });
-    stack.config_maps(ns).patch("app-config", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    stack
+        .config_maps(ns)
+        .patch("app-config", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
     stack.secrets(ns).delete("registry", &Default::default()).await.unwrap();
-    let report = stack.report("backup", &stack.backup_event(&infra, &[ns], "2026-11-22T14:00:00Z")).await;
+    let report = stack
+        .report("backup", &stack.backup_event(&infra, &[ns], "2026-11-22T14:00:00Z"))
+        .await;
     assert_eq!(report["run_path"], "2026/11/22/140000");
     assert_eq!(count(&report, ns, "Secret", "backed-up"), 4);
 
     let first = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/");
     let second = format!("2026/11/22/140000/infra/{infra}/k8s/namespaces/{ns}/");
-    assert!(stack.keys_under(&first).await.contains(&format!("{first}secrets/registry.json")));
     assert!(
-        !stack.keys_under(&second).await.contains(&format!("{second}secrets/registry.json")),
+        stack
+            .keys_under(&first)
+            .await
+            .contains(&format!("{first}secrets/registry.json"))
+    );
+    assert!(
+        !stack
+            .keys_under(&second)
+            .await
+            .contains(&format!("{second}secrets/registry.json")),
         "the deleted secret is still in the new backup"
     );
     let greeting = |bytes: Vec<u8>| serde_json::from_slice::<Value>(&bytes).unwrap()["data"]["greeting"].clone();
-    assert_eq!(greeting(stack.read(&format!("{first}configmaps/app-config.json")).await), "grüße, 世界");
-    assert_eq!(greeting(stack.read(&format!("{second}configmaps/app-config.json")).await), "changed");
+    assert_eq!(
+        greeting(stack.read(&format!("{first}configmaps/app-config.json")).await),
+        "grüße, 世界"
+    );
+    assert_eq!(
+        greeting(stack.read(&format!("{second}configmaps/app-config.json")).await),
+        "changed"
+    );
 
     // `latest` is the second backup; the first is still there by its path.
     let mut latest = stack.restore_event(&infra);
@@ -269,12 +353,23 @@ async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_without_str
     let infra = unique("infra");
     // The earlier attempt stored an object that was deleted before the retry.
     let stray = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/secrets/deleted-meanwhile.json");
-    stack.s3.put_object().bucket(&stack.bucket).key(&stray).body(b"{}".to_vec().into()).send().await.unwrap();
+    stack
+        .s3
+        .put_object()
+        .bucket(&stack.bucket)
+        .key(&stray)
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
 
     let report = stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
     assert_eq!(report["status"], "Completed", "{report}");
     let keys = stack.keys_under(&format!("{RUN}/infra/{infra}/")).await;
-    assert!(!keys.contains(&stray), "a leftover of the earlier attempt stayed in the snapshot");
+    assert!(
+        !keys.contains(&stray),
+        "a leftover of the earlier attempt stayed in the snapshot"
+    );
     assert_eq!(keys.len(), 10);
 }
 
@@ -288,7 +383,15 @@ async fn a_backup_without_a_manifest_is_never_chosen_as_latest() {
 
     // A later run that died before its manifest: objects, no commit marker.
     let dead = format!("2026/11/22/150000/infra/{infra}/k8s/namespaces/{ns}/secrets/db-credentials.json");
-    stack.s3.put_object().bucket(&stack.bucket).key(&dead).body(b"{}".to_vec().into()).send().await.unwrap();
+    stack
+        .s3
+        .put_object()
+        .bucket(&stack.bucket)
+        .key(&dead)
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
 
     let mut event = stack.restore_event(&infra);
     event["dry_run"] = json!(true);
@@ -312,11 +415,19 @@ async fn a_missing_tenant_is_reported_and_the_others_are_still_backed_up() {
     let tenant = stack.seed_tenant("partial").await;
     let ns = tenant.namespace.as_str();
     let infra = unique("infra");
-    let report = stack.report("backup", &stack.backup_event(&infra, &["no-such-tenant", ns], TIME)).await;
+    let report = stack
+        .report("backup", &stack.backup_event(&infra, &["no-such-tenant", ns], TIME))
+        .await;
     assert_eq!(report["status"], "PartiallyFailed", "{report}");
-    assert!(report["errors"][0]["message"].as_str().unwrap().contains("no-such-tenant"));
+    assert!(
+        report["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-tenant")
+    );
     assert_eq!(count(&report, ns, "Secret", "backed-up"), 5);
-    let manifest: Value = serde_json::from_slice(&stack.read(&format!("{RUN}/infra/{infra}/k8s/manifest.json")).await).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&stack.read(&format!("{RUN}/infra/{infra}/k8s/manifest.json")).await).unwrap();
     assert_eq!(manifest["status"], "PartiallyFailed");
     assert_eq!(manifest["errors"][0]["tenant"], "no-such-tenant");
 }

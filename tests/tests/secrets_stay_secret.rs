@@ -28,7 +28,9 @@ async fn no_secret_value_appears_in_logs_or_reports() {
     let infra = unique("infra");
     let mut printed = Vec::new();
 
-    let backup = stack.report("backup", &stack.backup_event(&infra, &[ns], "2026-11-22T13:00:00Z")).await;
+    let backup = stack
+        .report("backup", &stack.backup_event(&infra, &[ns], "2026-11-22T13:00:00Z"))
+        .await;
     printed.push(backup.to_string());
     stack.delete_namespace(ns).await;
     for (existing, dry_run) in [("skip", true), ("skip", false), ("overwrite", false)] {
@@ -39,15 +41,32 @@ async fn no_secret_value_appears_in_logs_or_reports() {
     }
     // A failure's message goes to the log and the caller too.
     let key = format!("2026/11/22/130000/infra/{infra}/k8s/namespaces/{ns}/secrets/db-credentials.json");
-    stack.s3.put_object().bucket(&stack.bucket).key(&key).body(b"{\"tampered\":true}".to_vec().into()).send().await.unwrap();
+    stack
+        .s3
+        .put_object()
+        .bucket(&stack.bucket)
+        .key(&key)
+        .body(b"{\"tampered\":true}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
     printed.push(stack.report("restore", &stack.restore_event(&infra)).await.to_string());
 
     let logs = stack.function_logs();
-    assert!(logs.contains(ns), "the emulator log does not hold this test's runs, so it proves nothing");
+    assert!(
+        logs.contains(ns),
+        "the emulator log does not hold this test's runs, so it proves nothing"
+    );
     for needle in encodings(&tenant.marker) {
-        assert!(!logs.contains(&needle), "a secret value ({needle}) is in the function logs");
+        assert!(
+            !logs.contains(&needle),
+            "a secret value ({needle}) is in the function logs"
+        );
         for report in &printed {
-            assert!(!report.contains(&needle), "a secret value ({needle}) is in a report: {report}");
+            assert!(
+                !report.contains(&needle),
+                "a secret value ({needle}) is in a report: {report}"
+            );
         }
     }
     // The check itself finds a value when one is there.

@@ -19,23 +19,66 @@ async fn each_bad_setting_is_refused_with_its_rule_and_nothing_is_written() {
     let tenant = stack.new_tenant("settings").await;
     let infra = unique("infra");
     let table: Vec<(Value, &str, &str)> = vec![
-        (json!({ "IsEnabled": true, "IntervalInHours": "1.5", "K8sResourceKinds": ["Secret"] }), "IntervalInHours", "at least 1"),
-        (json!({ "IsEnabled": true, "IntervalInHours": 1.5, "K8sResourceKinds": ["Secret"] }), "IntervalInHours", "whole number of hours"),
-        (json!({ "IsEnabled": true, "IntervalInHours": 0, "K8sResourceKinds": ["Secret"] }), "IntervalInHours", "at least 1"),
-        (json!({ "IsEnabled": true, "IntervalInHours": -1, "K8sResourceKinds": ["Secret"] }), "IntervalInHours", "at least 1"),
-        (json!({ "IsEnabled": true, "IntervalInHours": "", "K8sResourceKinds": ["Secret"] }), "IntervalInHours", "string of digits"),
-        (json!({ "IsEnabled": true, "IntervalInHours": "abc", "K8sResourceKinds": ["Secret"] }), "IntervalInHours", "got \"abc\""),
-        (json!({ "IsEnabled": true, "K8sResourceKinds": ["Secret"] }), "IntervalInHours", "missing"),
-        (json!({ "IsEnabled": "yes", "IntervalInHours": 1, "K8sResourceKinds": ["Secret"] }), "IsEnabled", "true or false"),
-        (json!({ "IsEnabled": true, "IntervalInHours": 1, "K8sResourceKinds": [] }), "K8sResourceKinds", "non-empty list"),
-        (json!({ "IsEnabled": true, "IntervalInHours": 1, "K8sResourceKinds": "Secret" }), "K8sResourceKinds", "non-empty list"),
+        (
+            json!({ "IsEnabled": true, "IntervalInHours": "1.5", "K8sResourceKinds": ["Secret"] }),
+            "IntervalInHours",
+            "at least 1",
+        ),
+        (
+            json!({ "IsEnabled": true, "IntervalInHours": 1.5, "K8sResourceKinds": ["Secret"] }),
+            "IntervalInHours",
+            "whole number of hours",
+        ),
+        (
+            json!({ "IsEnabled": true, "IntervalInHours": 0, "K8sResourceKinds": ["Secret"] }),
+            "IntervalInHours",
+            "at least 1",
+        ),
+        (
+            json!({ "IsEnabled": true, "IntervalInHours": -1, "K8sResourceKinds": ["Secret"] }),
+            "IntervalInHours",
+            "at least 1",
+        ),
+        (
+            json!({ "IsEnabled": true, "IntervalInHours": "", "K8sResourceKinds": ["Secret"] }),
+            "IntervalInHours",
+            "string of digits",
+        ),
+        (
+            json!({ "IsEnabled": true, "IntervalInHours": "abc", "K8sResourceKinds": ["Secret"] }),
+            "IntervalInHours",
+            "got \"abc\"",
+        ),
+        (
+            json!({ "IsEnabled": true, "K8sResourceKinds": ["Secret"] }),
+            "IntervalInHours",
+            "missing",
+        ),
+        (
+            json!({ "IsEnabled": "yes", "IntervalInHours": 1, "K8sResourceKinds": ["Secret"] }),
+            "IsEnabled",
+            "true or false",
+        ),
+        (
+            json!({ "IsEnabled": true, "IntervalInHours": 1, "K8sResourceKinds": [] }),
+            "K8sResourceKinds",
+            "non-empty list",
+        ),
+        (
+            json!({ "IsEnabled": true, "IntervalInHours": 1, "K8sResourceKinds": "Secret" }),
+            "K8sResourceKinds",
+            "non-empty list",
+        ),
     ];
     for (settings, field, rule) in table {
         let mut event = stack.backup_event(&infra, &[&tenant], TIME);
         event["settings"] = settings.clone();
         let (error_type, message) = refused(&stack, &event).await;
         assert_eq!(error_type, "InvalidEvent", "{settings}: {message}");
-        assert!(message.contains(field) && message.contains(rule), "{settings} gave: {message}");
+        assert!(
+            message.contains(field) && message.contains(rule),
+            "{settings} gave: {message}"
+        );
     }
 
     // A kind the cluster does not serve is named, not skipped.
@@ -45,7 +88,14 @@ async fn each_bad_setting_is_refused_with_its_rule_and_nothing_is_written() {
     assert_eq!(error_type, "UnknownKind");
     assert!(message.contains("'Secrets'"), "{message}");
 
-    assert!(stack.keys_under("2026/11/22/130000/infra/").await.iter().all(|k| !k.contains(&infra)), "a refused run wrote to S3");
+    assert!(
+        stack
+            .keys_under("2026/11/22/130000/infra/")
+            .await
+            .iter()
+            .all(|k| !k.contains(&infra)),
+        "a refused run wrote to S3"
+    );
 }
 
 #[tokio::test]
@@ -69,7 +119,13 @@ async fn a_disabled_setting_reports_disabled_and_touches_nothing() {
     event["settings"]["IsEnabled"] = json!(false);
     let report = stack.report("backup", &event).await;
     assert_eq!(report["status"], "Disabled", "{report}");
-    assert!(stack.keys_under("2026/11/22/130000/infra/").await.iter().all(|k| !k.contains(&infra)));
+    assert!(
+        stack
+            .keys_under("2026/11/22/130000/infra/")
+            .await
+            .iter()
+            .all(|k| !k.contains(&infra))
+    );
 }
 
 #[tokio::test]

@@ -13,13 +13,19 @@ async fn handle(event: LambdaEvent<Value>, backup: &Backup, defaults: &Defaults)
     };
     match run.await {
         Ok(report) => {
-            let report = serde_json::to_value(&report).map_err(|e| Diagnostic { error_type: "Report".into(), error_message: e.to_string() })?;
+            let report = serde_json::to_value(&report).map_err(|e| Diagnostic {
+                error_type: "Report".into(),
+                error_message: e.to_string(),
+            })?;
             tracing::info!(report = %report, "backup report");
             Ok(report)
         }
         Err(e) => {
             tracing::error!(error_type = e.error_type(), error = %e, "backup failed");
-            Err(Diagnostic { error_type: e.error_type().into(), error_message: e.to_string() })
+            Err(Diagnostic {
+                error_type: e.error_type().into(),
+                error_message: e.to_string(),
+            })
         }
     }
 }

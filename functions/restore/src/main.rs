@@ -1,9 +1,9 @@
 //! The restore Lambda function: parse the event, run the restore, return its report.
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use lifeboat::restore::Restore;
 use lifeboat::cluster::ClusterAccess;
-use lifeboat::event::{RestoreRequest, Defaults};
+use lifeboat::event::{Defaults, RestoreRequest};
+use lifeboat::restore::Restore;
 use serde_json::Value;
 
 async fn handle(event: LambdaEvent<Value>, restore: &Restore, defaults: &Defaults) -> Result<Value, Diagnostic> {
@@ -13,13 +13,19 @@ async fn handle(event: LambdaEvent<Value>, restore: &Restore, defaults: &Default
     };
     match run.await {
         Ok(report) => {
-            let report = serde_json::to_value(&report).map_err(|e| Diagnostic { error_type: "Report".into(), error_message: e.to_string() })?;
+            let report = serde_json::to_value(&report).map_err(|e| Diagnostic {
+                error_type: "Report".into(),
+                error_message: e.to_string(),
+            })?;
             tracing::info!(report = %report, "restore report");
             Ok(report)
         }
         Err(e) => {
             tracing::error!(error_type = e.error_type(), error = %e, "restore failed");
-            Err(Diagnostic { error_type: e.error_type().into(), error_message: e.to_string() })
+            Err(Diagnostic {
+                error_type: e.error_type().into(),
+                error_message: e.to_string(),
+            })
         }
     }
 }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The main job on the local stack, start to end: start the stack, seed a demo tenant,
+# run a scheduled backup through the Lambda emulator, show the bucket and the report,
+# delete the tenant, restore it, and show it back.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$HERE/lib.sh"
+TENANT=duploservices-billing
+
+say() { printf '\n== %s\n' "$*"; }
+invoke() {
+  curl -sS --fail-with-body -X POST "http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/$1/invocations" \
+    -H 'content-type: application/json' -d @-
+}
+
+say "starting the local stack"
+bash "$HERE/up.sh"
+# shellcheck disable=SC1091
+source "$STACK_DIR/env"
+bash "$HERE/lambda.sh" start
+trap 'bash "$HERE/lambda.sh" stop >/dev/null || true' EXIT
+
+say "seeding the tenant $TENANT"
+if kubectl get namespace "$TENANT" >/dev/null 2>&1; then
+  kubectl delete namespace "$TENANT" --wait=true --timeout=120s
+fi
+kubectl create namespace "$TENANT"
+kubectl label namespace "$TENANT" team=billing
+kubectl -n "$TENANT" create secret generic db-credentials --from-literal=username=billing --from-literal=password=s3cr3t-demo-password
+kubectl -n "$TENANT" create secret tls billing-tls --cert="$LIFEBOAT_KUBE_CA" --key="$LIFEBOAT_KUBE_CA_KEY"
+kubectl -n "$TENANT" create configmap app-config --from-literal=mode=live --from-literal=region=eu
+kubectl -n "$TENANT" get secrets,configmaps
+
+say "scheduled backup through the Lambda emulator"
+scheduled_time=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+report=$(jq --arg t "$scheduled_time" '.scheduled_time = $t' "$HERE/demo/backup-event.json" | invoke backup)
+jq . <<<"$report"
+backup=$(jq -r .backup <<<"$report")
+[[ $(jq -r .status <<<"$report") == Completed ]] || { echo "the backup did not complete" >&2; exit 1; }
+
+say "the backup in S3: $backup"
+python3 - "$LIFEBOAT_BUCKET" "${backup#s3://"$LIFEBOAT_BUCKET"/}" <<'PY'
+import sys, boto3
+bucket, prefix = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3")
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for o in page.get("Contents", []):
+        head = s3.head_object(Bucket=bucket, Key=o["Key"])
+        print(f'{o["Size"]:>7}  {head.get("ServerSideEncryption", "-"):8}  s3://{bucket}/{o["Key"]}')
+PY
+
+say "deleting the tenant"
+kubectl delete namespace "$TENANT" --wait=true --timeout=120s
+kubectl get namespace "$TENANT" 2>&1 || true
+
+say "restoring the latest backup"
+report=$(invoke restore <"$HERE/demo/restore-event.json")
+jq . <<<"$report"
+[[ $(jq -r .status <<<"$report") == Completed ]] || { echo "the restore did not complete" >&2; exit 1; }
+
+say "the tenant is back"
+kubectl get namespace "$TENANT" --show-labels
+kubectl -n "$TENANT" get secrets,configmaps
+printf 'db-credentials password, decoded: %s\n' "$(kubectl -n "$TENANT" get secret db-credentials -o jsonpath='{.data.password}' | base64 -d)"
+echo
+echo "The stack stays up for a look around: source $STACK_DIR/env. Stop it with infra/down.sh."
