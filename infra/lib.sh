@@ -14,11 +14,13 @@ ETCD_PEER_PORT=23800
 APISERVER_PORT=16443
 CONTROLLER_MANAGER_PORT=10357
 MOTO_PORT=15000
+# The token webhook, served by the same process as moto (aws_emulator.py).
+WEBHOOK_PORT=15001
 LAMBDA_PORT=19000
 CLUSTER_NAME=lifeboat-local
 
 # Dependants first, so nothing spends its last seconds retrying a vanished backend.
-COMPONENTS=(lambda kube-controller-manager kube-apiserver etcd moto)
+COMPONENTS=(lambda eks-backup eks-restore kube-controller-manager kube-apiserver etcd moto)
 
 # A zombie still has a /proc entry but is gone for our purposes; whether it gets reaped
 # depends on what runs as pid 1, which differs between machines and containers.

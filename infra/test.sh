@@ -14,7 +14,7 @@ cd "$ROOT"
 stack_was_up=0
 component_pid kube-apiserver >/dev/null && stack_was_up=1
 cleanup() {
-  bash "$HERE/lambda.sh" stop >/dev/null || true
+  for instance in lambda eks-backup eks-restore; do bash "$HERE/lambda.sh" stop "$instance" >/dev/null || true; done
   if ((!stack_was_up)); then bash "$HERE/down.sh" >/dev/null || true; fi
 }
 trap cleanup EXIT
@@ -36,9 +36,10 @@ shellcheck -x infra/*.sh .ci/run
 echo "== build"
 cargo build --workspace --all-targets --quiet
 
-echo "== Lambda emulator"
-bash "$HERE/lambda.sh" start
+echo "== Lambda emulators"
+for instance in lambda eks-backup eks-restore; do bash "$HERE/lambda.sh" start "$instance"; done
 export LIFEBOAT_LAMBDA_URL="http://127.0.0.1:$LAMBDA_PORT" LIFEBOAT_LAMBDA_LOG="$LOGS/lambda.log"
+export LIFEBOAT_EKS_BACKUP_URL="http://127.0.0.1:$((LAMBDA_PORT + 1))" LIFEBOAT_EKS_RESTORE_URL="http://127.0.0.1:$((LAMBDA_PORT + 2))"
 
 echo "== tests"
 cargo test --workspace --no-fail-fast

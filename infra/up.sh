@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Brings up lifeboat's local development stack on 127.0.0.1: etcd, kube-apiserver and
-# kube-controller-manager (a real, if node-less, Kubernetes control plane) and moto
-# (S3, KMS and STS). Safe to run again: what already runs with the same flags is left
-# alone, and only the readiness checks and the moto seeding are repeated.
+# kube-controller-manager (a real, if node-less, Kubernetes control plane) and the AWS
+# emulator (moto for S3, KMS, STS, IAM and EKS, and the webhook that checks EKS-style
+# bearer tokens for the apiserver). Safe to run again: what already runs with the same
+# flags is left alone, and only the readiness checks, the moto seeding and the RBAC
+# apply are repeated.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,6 +18,10 @@ MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 APISERVER_URL="https://127.0.0.1:$APISERVER_PORT"
 ADMIN_KUBECONFIG="$STACK_DIR/kubeconfig"
 WEBHOOK_KUBECONFIG="$STACK_DIR/webhook-kubeconfig"
+WEBHOOK_URL="https://127.0.0.1:$WEBHOOK_PORT"
+# The roles of infra/access-entries.json, which the emulator creates in moto.
+BACKUP_ROLE_ARN="arn:aws:iam::123456789012:role/lifeboat-backup"
+RESTORE_ROLE_ARN="arn:aws:iam::123456789012:role/lifeboat-restore"
 
 log() { printf '[up] %s\n' "$*"; }
 
@@ -174,6 +180,7 @@ make_pki() {
   # The bootstrap RBAC policy grants the controller manager's role to exactly this user.
   issue_cert controller-manager "/CN=system:kube-controller-manager" client
   issue_cert controller-manager-serving "/CN=kube-controller-manager" server
+  issue_cert webhook "/CN=lifeboat-token-webhook" server
   # Service account tokens are signed with RSA, the algorithm every 1.20 client expects.
   if [[ ! -f $PKI/sa.key ]]; then
     (umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null)
@@ -208,6 +215,31 @@ current-context: $CLUSTER_NAME
 EOF
   )
   mv -f "$path.tmp" "$path"
+}
+
+# The apiserver sends every bearer token it cannot verify itself to this webhook, as
+# EKS does with aws-iam-authenticator. The webhook asks for no client certificate,
+# like aws-iam-authenticator's; it only answers whether a token is good.
+write_webhook_kubeconfig() {
+  cat >"$WEBHOOK_KUBECONFIG.tmp" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: lifeboat-token-webhook
+  cluster:
+    server: $WEBHOOK_URL/authenticate
+    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
+users:
+- name: kube-apiserver
+  user: {}
+contexts:
+- name: lifeboat-token-webhook
+  context:
+    cluster: lifeboat-token-webhook
+    user: kube-apiserver
+current-context: lifeboat-token-webhook
+EOF
+  mv -f "$WEBHOOK_KUBECONFIG.tmp" "$WEBHOOK_KUBECONFIG"
 }
 
 # --- processes -----------------------------------------------------------------------
@@ -286,8 +318,11 @@ controller_manager_healthy() {
   [[ "$(curl -sf --max-time 2 --cacert "$PKI/ca.crt" "https://127.0.0.1:$CONTROLLER_MANAGER_PORT/healthz")" == ok ]]
 }
 
-moto_answers() {
-  curl -sf --max-time 2 -o /dev/null "$MOTO_URL/moto-api/"
+# The emulator opens the webhook only after seeding IAM and EKS, so both answering
+# means it is ready.
+emulator_ready() {
+  curl -sf --max-time 2 -o /dev/null "$MOTO_URL/moto-api/" &&
+    [[ "$(curl -sf --max-time 2 --cacert "$PKI/ca.crt" "$WEBHOOK_URL/healthz")" == ok ]]
 }
 
 # moto keeps everything in memory, so after each start the key and the bucket are gone;
@@ -347,6 +382,9 @@ write_env() {
     printf 'export LIFEBOAT_KUBE_SERVER=%q\n' "$APISERVER_URL"
     printf 'export LIFEBOAT_KUBE_CA=%q\n' "$PKI/ca.crt"
     printf 'export LIFEBOAT_KUBE_CA_KEY=%q\n' "$PKI/ca.key"
+    printf 'export LIFEBOAT_WEBHOOK_LOG=%q\n' "$LOGS/moto.log"
+    printf 'export LIFEBOAT_BACKUP_ROLE_ARN=%q\n' "$BACKUP_ROLE_ARN"
+    printf 'export LIFEBOAT_RESTORE_ROLE_ARN=%q\n' "$RESTORE_ROLE_ARN"
     if ((USE_VENV)); then
       # cargo-lambda and moto live in the virtualenv on machines whose python3 is Debian's.
       # shellcheck disable=SC2016 # $PATH is meant to expand when the file is sourced.
@@ -369,6 +407,7 @@ START=$SECONDS
 make_pki
 write_kubeconfig "$ADMIN_KUBECONFIG" lifeboat-admin admin
 write_kubeconfig "$STACK_DIR/controller-manager.kubeconfig" system:kube-controller-manager controller-manager
+write_webhook_kubeconfig
 
 ETCD_CMD=(/usr/bin/etcd
   --name lifeboat
@@ -382,7 +421,23 @@ ETCD_CMD=(/usr/bin/etcd
 # etcd 3.4 refuses to start on arm64 unless told the platform is acceptable.
 if [[ $(uname -m) == aarch64 ]]; then export ETCD_UNSUPPORTED_ARCH=arm64; fi
 
-MOTO_CMD=("$PY" -m moto.server -H 127.0.0.1 -p "$MOTO_PORT")
+# Still called moto (pid file, log, down.sh): moto is what it mostly is. The token age
+# and a digest of the emulator and its access entries are on the command line, so that
+# changing any of them makes up.sh restart it.
+EMULATOR_DIGEST=$(cat "$HERE/aws_emulator.py" "$HERE/access-entries.json" | sha256sum)
+MOTO_CMD=("$PY" "$HERE/aws_emulator.py"
+  --source-digest "${EMULATOR_DIGEST%% *}"
+  --host 127.0.0.1
+  --port "$MOTO_PORT"
+  --cluster "$CLUSTER_NAME"
+  --kube-server "$APISERVER_URL"
+  --ca "$PKI/ca.crt"
+  --webhook-port "$WEBHOOK_PORT"
+  --tls-cert "$PKI/webhook.crt"
+  --tls-key "$PKI/webhook.key"
+  --access-entries "$HERE/access-entries.json"
+  --sts-regions us-east-1
+  --max-token-age "${LIFEBOAT_WEBHOOK_MAX_TOKEN_AGE_SECONDS:-900}")
 
 # shellcheck disable=SC2054 # the commas belong to flag values
 APISERVER_CMD=("$KUBE_BIN/kube-apiserver"
@@ -400,11 +455,14 @@ APISERVER_CMD=("$KUBE_BIN/kube-apiserver"
   --service-cluster-ip-range=10.96.0.0/16
   # The endpoints API refuses loopback addresses, so the reconciler for the
   # "kubernetes" service's endpoints would only log errors here.
-  --endpoint-reconciler-type=none)
-if [[ -f $WEBHOOK_KUBECONFIG ]]; then
-  # EKS-style token authentication, set up separately; see README.md.
-  APISERVER_CMD+=(--authentication-token-webhook-config-file="$WEBHOOK_KUBECONFIG")
-fi
+  --endpoint-reconciler-type=none
+  # EKS-style bearer tokens, checked by the emulator; see README.md.
+  --authentication-token-webhook-config-file="$WEBHOOK_KUBECONFIG"
+  --authentication-token-webhook-version=v1
+  # Each token goes to the webhook, so a token refused there (expired, say) is refused
+  # here at once. The apiserver still keeps a success for 10s in a cache of its own
+  # that no flag reaches.
+  --authentication-token-webhook-cache-ttl=0s)
 
 CM_KUBECONFIG="$STACK_DIR/controller-manager.kubeconfig"
 CONTROLLER_MANAGER_CMD=("$KUBE_BIN/kube-controller-manager"
@@ -432,17 +490,23 @@ CONTROLLER_MANAGER_CMD=("$KUBE_BIN/kube-controller-manager"
 
 # moto and etcd depend on nothing, so both start before anything is awaited.
 ensure_running etcd "$ETCD_CLIENT_PORT $ETCD_PEER_PORT" "${ETCD_CMD[@]}"
-ensure_running moto "$MOTO_PORT" "${MOTO_CMD[@]}"
+ensure_running moto "$MOTO_PORT $WEBHOOK_PORT" "${MOTO_CMD[@]}"
 wait_until etcd 30 "healthy" etcd_healthy
+# A token the apiserver cannot pass to the webhook is refused, so the webhook comes
+# first and the apiserver never serves with half its authentication missing.
+wait_until moto 60 "answering, token webhook ready" emulator_ready
 
 ensure_running kube-apiserver "$APISERVER_PORT" "${APISERVER_CMD[@]}"
 wait_until kube-apiserver 120 "ready" apiserver_ready
 
 ensure_running kube-controller-manager "$CONTROLLER_MANAGER_PORT" "${CONTROLLER_MANAGER_CMD[@]}"
 
-wait_until moto 30 "answering" moto_answers
 KEY_ARN=$(seed_moto) || fail moto "could not create the KMS key and the bucket in moto"
 log "moto: bucket $BUCKET and key $KEY_ARN ($KMS_ALIAS)"
+
+# The webhook names users and groups; what they may do is plain RBAC, as in EKS.
+kube apply -f "$HERE/rbac.yaml" >/dev/null || fail kube-apiserver "could not apply rbac.yaml"
+log "kube-apiserver: RBAC for the lifeboat:backup and lifeboat:restore groups applied"
 
 wait_until kube-controller-manager 60 "healthy" controller_manager_healthy
 wait_until kube-controller-manager 120 "service account token created" default_sa_token_exists

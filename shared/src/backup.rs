@@ -85,7 +85,10 @@ impl Backup {
             return Ok(report.finish((self.clock)()));
         }
 
-        let client = self.cluster.client(&request.cluster, &request.region).await?;
+        let client = self
+            .cluster
+            .client(&request.cluster, &request.region, request.role.as_ref())
+            .await?;
         let resolver = KindResolver::discover(client.clone(), &request.cluster).await?;
         let kinds = resolver.resolve_all(&request.settings.kinds)?;
 

@@ -1,13 +1,16 @@
 //! The one seam through which a function reaches a cluster.
 //!
 //! Everything else takes a ready [`kube::Client`]; only this module knows how the
-//! client's address and credentials are found, so another way in (EKS authentication)
-//! is a new variant here and nothing else changes.
+//! client's address and credentials are found: through EKS with the function's IAM role
+//! (production), or through a kubeconfig (development against any cluster).
 
 use std::path::PathBuf;
 
 use kube::Client;
+use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::eks::{BearerLayer, ClusterRole, EksAccess, EksError};
 
 /// Why a cluster could not be reached.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,30 @@ pub enum ClusterError {
         #[source]
         source: kube::config::KubeconfigError,
     },
+    /// EKS could not describe the cluster or sign a token for it.
+    #[error(transparent)]
+    Eks(#[from] EksError),
+    /// The API server refused the credentials.
+    #[error(
+        "cluster '{cluster}' refused lifeboat's credentials (401 Unauthorized): the token was made for another \
+         cluster, has expired (check the function's clock), or its signature does not match; check that the \
+         function's role has an access entry on this cluster"
+    )]
+    Refused {
+        /// The cluster.
+        cluster: String,
+    },
+    /// The API server could not be reached.
+    #[error(
+        "cannot reach the API server of cluster '{cluster}': {source}; check the network path from the function to the cluster endpoint"
+    )]
+    Unreachable {
+        /// The cluster.
+        cluster: String,
+        /// The cause.
+        #[source]
+        source: kube::Error,
+    },
     /// The client could not be built from the configuration.
     #[error("cannot build a client for cluster '{cluster}': {source}")]
     Client {
@@ -48,6 +75,8 @@ pub enum ClusterError {
 /// How the functions reach clusters.
 #[derive(Debug, Clone)]
 pub enum ClusterAccess {
+    /// EKS: DescribeCluster and a token signed with the function's (or an assumed) role.
+    Eks(Box<EksAccess>),
     /// A kubeconfig file whose context for each cluster is named after the cluster.
     Kubeconfig {
         /// The file; `None` reads `KUBECONFIG` or `~/.kube/config`.
@@ -56,15 +85,64 @@ pub enum ClusterAccess {
 }
 
 impl ClusterAccess {
-    /// The access the function's environment configures: the kubeconfig named by
-    /// `KUBECONFIG` (or the default location).
-    pub fn from_env() -> Self {
-        ClusterAccess::Kubeconfig { path: None }
+    /// The access the function's environment configures: EKS unless
+    /// `LIFEBOAT_CLUSTER_ACCESS=kubeconfig`; `LIFEBOAT_TOKEN_REFRESH_SECONDS` sets how old
+    /// an EKS token may grow before a new one is signed.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, String> {
+        match std::env::var("LIFEBOAT_CLUSTER_ACCESS").unwrap_or_default().as_str() {
+            "" | "eks" => {
+                let mut eks = EksAccess::new(sdk.clone());
+                if let Ok(seconds) = std::env::var("LIFEBOAT_TOKEN_REFRESH_SECONDS") {
+                    let seconds: u64 = seconds.parse().ok().filter(|s| (1..=840).contains(s)).ok_or_else(|| {
+                        format!("LIFEBOAT_TOKEN_REFRESH_SECONDS must be whole seconds from 1 to 840 (tokens live 900); got {seconds:?}")
+                    })?;
+                    eks.refresh_after = std::time::Duration::from_secs(seconds);
+                }
+                Ok(ClusterAccess::Eks(Box::new(eks)))
+            }
+            "kubeconfig" => Ok(ClusterAccess::Kubeconfig { path: None }),
+            other => Err(format!(
+                "LIFEBOAT_CLUSTER_ACCESS must be \"eks\" or \"kubeconfig\"; got {other:?}"
+            )),
+        }
     }
 
-    /// A client for `cluster` in `region`.
-    pub async fn client(&self, cluster: &str, _region: &str) -> Result<Client, ClusterError> {
+    /// A client for `cluster` in `region`, checked to be accepted by the cluster, so a
+    /// refused or unreachable cluster fails the run at once with an error that says so.
+    pub async fn client(
+        &self,
+        cluster: &str,
+        region: &str,
+        role: Option<&ClusterRole>,
+    ) -> Result<Client, ClusterError> {
+        let client = self.unchecked_client(cluster, region, role).await?;
+        match client.list_core_api_versions().await {
+            Ok(_) => Ok(client),
+            Err(kube::Error::Api(status)) if status.code == 401 => Err(ClusterError::Refused {
+                cluster: cluster.into(),
+            }),
+            Err(source) => Err(ClusterError::Unreachable {
+                cluster: cluster.into(),
+                source,
+            }),
+        }
+    }
+
+    async fn unchecked_client(
+        &self,
+        cluster: &str,
+        region: &str,
+        role: Option<&ClusterRole>,
+    ) -> Result<Client, ClusterError> {
         match self {
+            ClusterAccess::Eks(eks) => {
+                let (config, tokens) = eks.connect(cluster, region, role).await?;
+                let builder = ClientBuilder::try_from(config).map_err(|source| ClusterError::Client {
+                    cluster: cluster.into(),
+                    source,
+                })?;
+                Ok(builder.with_layer(&BearerLayer::new(tokens)).build())
+            }
             ClusterAccess::Kubeconfig { path } => {
                 let shown = path
                     .as_ref()

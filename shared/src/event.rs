@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::eks::ClusterRole;
 use crate::settings::ResourceBackupConfig;
 use crate::{Error, Result};
 
@@ -44,6 +45,12 @@ pub struct BackupEvent {
     /// The backup bucket; defaults to the function's.
     #[serde(default)]
     pub bucket: Option<String>,
+    /// A role to assume before reaching the cluster (a cluster in another account).
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// The external ID the role's trust policy asks for.
+    #[serde(default)]
+    pub external_id: Option<String>,
     /// The infrastructure's backup setting.
     pub settings: ResourceBackupConfig,
     /// Tenant namespaces to back up; all namespaces when absent.
@@ -65,6 +72,8 @@ pub struct BackupRequest {
     pub region: String,
     /// The backup bucket.
     pub bucket: String,
+    /// The role assumed to reach the cluster, if any.
+    pub role: Option<ClusterRole>,
     /// The validated setting.
     pub settings: ResourceBackupConfig,
     /// Tenant namespaces to back up; `None` for all.
@@ -85,6 +94,7 @@ impl BackupRequest {
         Ok(Self {
             region: or_default("region", event.region, &defaults.region, "AWS_REGION")?,
             bucket: or_default("bucket", event.bucket, &defaults.bucket, "LIFEBOAT_BUCKET")?,
+            role: cluster_role(event.role_arn, event.external_id)?,
             infrastructure: event.infrastructure,
             cluster: event.cluster,
             settings: event.settings,
@@ -150,6 +160,12 @@ pub struct RestoreEvent {
     /// The backup bucket; defaults to the function's.
     #[serde(default)]
     pub bucket: Option<String>,
+    /// A role to assume before reaching the cluster (a cluster in another account).
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// The external ID the role's trust policy asks for.
+    #[serde(default)]
+    pub external_id: Option<String>,
     /// Which backup to read.
     #[serde(default)]
     pub source: Option<Source>,
@@ -184,6 +200,8 @@ pub struct RestoreRequest {
     pub region: String,
     /// The backup bucket.
     pub bucket: String,
+    /// The role assumed to reach the cluster, if any.
+    pub role: Option<ClusterRole>,
     /// Whose backups are read.
     pub source_infrastructure: String,
     /// Which backup.
@@ -249,6 +267,7 @@ impl RestoreRequest {
         Ok(Self {
             region: or_default("region", event.region, &defaults.region, "AWS_REGION")?,
             bucket: or_default("bucket", event.bucket, &defaults.bucket, "LIFEBOAT_BUCKET")?,
+            role: cluster_role(event.role_arn, event.external_id)?,
             infrastructure: event.infrastructure,
             cluster: event.cluster,
             source_infrastructure,
@@ -268,6 +287,27 @@ impl RestoreRequest {
             .get(namespace)
             .map(String::as_str)
             .unwrap_or(namespace)
+    }
+}
+
+fn cluster_role(role_arn: Option<String>, external_id: Option<String>) -> Result<Option<ClusterRole>> {
+    match (role_arn, external_id) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(Error::InvalidEvent(
+            "external_id is given without role_arn; it belongs to the role assumed".into(),
+        )),
+        (Some(arn), external_id) => {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            if parts.len() != 6 || parts[0] != "arn" || parts[2] != "iam" || !parts[5].starts_with("role/") {
+                return Err(Error::InvalidEvent(format!(
+                    "role_arn must be an IAM role ARN such as arn:aws:iam::123456789012:role/lifeboat; got {arn:?}"
+                )));
+            }
+            if external_id.as_ref().is_some_and(|id| id.len() < 2 || id.len() > 1224) {
+                return Err(Error::InvalidEvent("external_id must be 2 to 1224 characters".into()));
+            }
+            Ok(Some(ClusterRole { arn, external_id }))
+        }
     }
 }
 
@@ -391,6 +431,20 @@ mod tests {
                 .to_string()
                 .contains("YYYY/MM/DD/HHmmss")
         );
+    }
+
+    #[test]
+    fn a_role_to_assume_must_be_an_iam_role_arn() {
+        let with = |role: Value| {
+            let mut e = json!({ "infrastructure": "p", "cluster": "c" });
+            e.as_object_mut().unwrap().extend(role.as_object().unwrap().clone());
+            RestoreRequest::from_event(e, &defaults())
+        };
+        let ok =
+            with(json!({ "role_arn": "arn:aws:iam::210987654321:role/lifeboat", "external_id": "fleet-7" })).unwrap();
+        assert_eq!(ok.role.unwrap().external_id.as_deref(), Some("fleet-7"));
+        assert!(with(json!({ "role_arn": "arn:aws:iam::1:user/x" })).is_err());
+        assert!(with(json!({ "external_id": "fleet-7" })).is_err());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!
 //! - [`settings`]: the infrastructure backup setting (`ResourceBackupConfig`) and its rules.
 //! - [`event`]: the backup and restore events, validated before anything touches a cluster or S3.
-//! - [`cluster`]: the seam through which a function reaches a cluster (kubeconfig today).
+//! - [`cluster`]: the seam through which a function reaches a cluster.
+//! - [`eks`]: EKS authentication: DescribeCluster and the presigned STS token, refreshed as it ages.
 //! - [`kinds`]: resolving kind names to API resources through discovery.
 //! - [`object`]: what a stored object is: server-set fields stripped, cluster-generated objects recognised.
 //! - [`layout`]: where a run's objects and manifest live in the bucket.
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod aws;
 pub mod backup;
 pub mod cluster;
+pub mod eks;
 pub mod event;
 pub mod kinds;
 pub mod layout;
@@ -89,6 +91,8 @@ impl Error {
             Error::InvalidSettings(_) => "InvalidSettings",
             Error::Kinds(_) => "UnknownKind",
             Error::BackupNotFound { .. } => "BackupNotFound",
+            Error::Cluster(cluster::ClusterError::Refused { .. }) => "ClusterUnauthorized",
+            Error::Cluster(cluster::ClusterError::Eks(_)) => "ClusterNotAvailable",
             Error::Cluster(_) => "ClusterUnreachable",
             Error::Store(_) => "StoreUnavailable",
         }

@@ -104,7 +104,10 @@ impl Restore {
         report.run_path = Some(layout.run_path().to_string());
         check_filters(request, &manifest)?;
 
-        let client = self.cluster.client(&request.cluster, &request.region).await?;
+        let client = self
+            .cluster
+            .client(&request.cluster, &request.region, request.role.as_ref())
+            .await?;
         let selected = select(request, &manifest);
         info!(
             backup = layout.run_path(),

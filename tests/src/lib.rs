@@ -50,32 +50,12 @@ impl Stack {
 
     /// Invokes a function through the emulator's Lambda Invoke API, as `aws lambda invoke` does.
     pub async fn invoke(&self, function: &str, event: &Value) -> Invocation {
-        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.lambda_url);
-        let response = reqwest::Client::new()
-            .post(url)
-            .json(event)
-            .timeout(Duration::from_secs(300))
-            .send()
-            .await
-            .expect("the Lambda emulator answers");
-        let function_error = response.headers().get("x-amz-function-error").is_some();
-        let body: Value = response.json().await.expect("the function returns JSON");
-        if function_error || body.get("errorType").is_some() {
-            Invocation::Failed {
-                error_type: body["errorType"].as_str().unwrap_or_default().to_string(),
-                message: body["errorMessage"].as_str().unwrap_or_default().to_string(),
-            }
-        } else {
-            Invocation::Report(body)
-        }
+        invoke_at(&self.lambda_url, function, event).await
     }
 
     /// Invokes and expects a report.
     pub async fn report(&self, function: &str, event: &Value) -> Value {
-        match self.invoke(function, event).await {
-            Invocation::Report(report) => report,
-            Invocation::Failed { error_type, message } => panic!("{function} failed with {error_type}: {message}"),
-        }
+        expect_report(function, self.invoke(function, event).await)
     }
 
     /// Every key under a prefix of the bucket.
@@ -186,6 +166,36 @@ impl Stack {
     /// What the functions have printed so far.
     pub fn function_logs(&self) -> String {
         std::fs::read_to_string(&self.lambda_log).expect("the emulator log reads")
+    }
+}
+
+/// Invokes a function on the emulator at `lambda_url`.
+pub async fn invoke_at(lambda_url: &str, function: &str, event: &Value) -> Invocation {
+    let url = format!("{lambda_url}/2015-03-31/functions/{function}/invocations");
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(event)
+        .timeout(Duration::from_secs(300))
+        .send()
+        .await
+        .expect("the Lambda emulator answers");
+    let function_error = response.headers().get("x-amz-function-error").is_some();
+    let body: Value = response.json().await.expect("the function returns JSON");
+    if function_error || body.get("errorType").is_some() {
+        Invocation::Failed {
+            error_type: body["errorType"].as_str().unwrap_or_default().to_string(),
+            message: body["errorMessage"].as_str().unwrap_or_default().to_string(),
+        }
+    } else {
+        Invocation::Report(body)
+    }
+}
+
+/// The report of an invocation that must not fail.
+pub fn expect_report(function: &str, invocation: Invocation) -> Value {
+    match invocation {
+        Invocation::Report(report) => report,
+        Invocation::Failed { error_type, message } => panic!("{function} failed with {error_type}: {message}"),
     }
 }
 
@@ -427,5 +437,124 @@ impl Stack {
             .await
             .expect("namespace reads");
         json!({ "labels": ns.metadata.labels, "annotations": ns.metadata.annotations })
+    }
+}
+
+/// The EKS side of the stack: the token-review webhook the API server consults, the
+/// roles in the AWS emulator, and the emulators whose functions hold only a role's
+/// session credentials.
+pub mod eks {
+    use aws_credential_types::Credentials;
+    use serde_json::Value;
+
+    use super::{Invocation, Stack, invoke_at, required};
+
+    /// The AWS region of the local cluster.
+    pub const REGION: &str = "us-east-1";
+
+    /// The role a function runs as.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Role {
+        /// Read-only on the cluster.
+        Backup,
+        /// Writes to the cluster.
+        Restore,
+    }
+
+    /// The stack, seen through EKS.
+    pub struct EksStack {
+        /// The plain stack (admin access, the bucket).
+        pub stack: Stack,
+        backup_url: String,
+        restore_url: String,
+        webhook_log: std::path::PathBuf,
+        backup_role_arn: String,
+        restore_role_arn: String,
+    }
+
+    impl EksStack {
+        /// Connects to the running stack and its EKS emulators.
+        pub async fn connect() -> Self {
+            Self {
+                stack: Stack::connect().await,
+                backup_url: required("LIFEBOAT_EKS_BACKUP_URL"),
+                restore_url: required("LIFEBOAT_EKS_RESTORE_URL"),
+                webhook_log: required("LIFEBOAT_WEBHOOK_LOG").into(),
+                backup_role_arn: required("LIFEBOAT_BACKUP_ROLE_ARN"),
+                restore_role_arn: required("LIFEBOAT_RESTORE_ROLE_ARN"),
+            }
+        }
+
+        /// Invokes a function running as `role`, reaching the cluster through EKS.
+        pub async fn invoke_as(&self, role: Role, function: &str, event: &Value) -> Invocation {
+            let url = match role {
+                Role::Backup => &self.backup_url,
+                Role::Restore => &self.restore_url,
+            };
+            invoke_at(url, function, event).await
+        }
+
+        /// Session credentials of a role, from the AWS emulator's STS.
+        pub async fn role_credentials(&self, role: Role) -> Credentials {
+            let arn = match role {
+                Role::Backup => &self.backup_role_arn,
+                Role::Restore => &self.restore_role_arn,
+            };
+            let sts = aws_sdk_sts::Client::new(&lifeboat::aws::load().await);
+            let out = sts
+                .assume_role()
+                .role_arn(arn)
+                .role_session_name("lifeboat-test")
+                .send()
+                .await
+                .expect("the role is assumed");
+            let c = out.credentials().expect("STS returns credentials");
+            Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_string()),
+                None,
+                "test",
+            )
+        }
+
+        /// The AWS configuration a function of `role` would have.
+        pub async fn sdk_with(credentials: Credentials) -> aws_config::SdkConfig {
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .credentials_provider(credentials)
+                .load()
+                .await
+        }
+
+        /// The webhook's decisions so far, one JSON line each.
+        pub fn webhook_decisions(&self) -> Vec<Value> {
+            std::fs::read_to_string(&self.webhook_log)
+                .expect("the webhook log reads")
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .collect()
+        }
+    }
+
+    /// A client of the local API server that sends `token` as it is, never refreshing it.
+    pub fn client_with_fixed_token(config: kube::Config, token: &str) -> kube::Client {
+        let value = http::HeaderValue::from_str(&format!("Bearer {token}")).expect("a token is a header value");
+        let layer = tower::util::MapRequestLayer::new(move |mut request: http::Request<kube::client::Body>| {
+            request.headers_mut().insert(http::header::AUTHORIZATION, value.clone());
+            request
+        });
+        kube::client::ClientBuilder::try_from(config)
+            .expect("the config builds")
+            .with_layer(&layer)
+            .build()
+    }
+
+    /// Whether the API server accepts a client's credentials now.
+    pub async fn accepted(client: &kube::Client) -> bool {
+        match client.list_core_api_versions().await {
+            Ok(_) => true,
+            Err(kube::Error::Api(status)) if status.code == 401 => false,
+            Err(e) => panic!("the API server did not answer: {e}"),
+        }
     }
 }

@@ -35,7 +35,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lifeboat::telemetry::init();
     let aws = lifeboat::aws::load().await;
     let kms_key_id = std::env::var("LIFEBOAT_KMS_KEY_ID").ok().filter(|k| !k.is_empty());
-    let backup = Backup::new(ClusterAccess::from_env(), lifeboat::store::s3_client(&aws), kms_key_id);
+    let backup = Backup::new(
+        ClusterAccess::from_env(&aws)?,
+        lifeboat::store::s3_client(&aws),
+        kms_key_id,
+    );
     let defaults = Defaults::from_env();
     lambda_runtime::run(service_fn(|event| handle(event, &backup, &defaults))).await
 }

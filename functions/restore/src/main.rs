@@ -34,7 +34,7 @@ async fn handle(event: LambdaEvent<Value>, restore: &Restore, defaults: &Default
 async fn main() -> Result<(), lambda_runtime::Error> {
     lifeboat::telemetry::init();
     let aws = lifeboat::aws::load().await;
-    let restore = Restore::new(ClusterAccess::from_env(), lifeboat::store::s3_client(&aws));
+    let restore = Restore::new(ClusterAccess::from_env(&aws)?, lifeboat::store::s3_client(&aws));
     let defaults = Defaults::from_env();
     lambda_runtime::run(service_fn(|event| handle(event, &restore, &defaults))).await
 }
