@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the local stack, start to end: start the stack, seed a demo tenant,
 # run a scheduled backup through the Lambda emulator, show the bucket and the report,
-# delete the tenant, restore it, and show it back.
+# delete the tenant, restore it, and show it back. The functions reach the cluster as
+# in production: through EKS, each with nothing but its own role's credentials.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -10,17 +11,24 @@ source "$HERE/lib.sh"
 TENANT=duploservices-billing
 
 say() { printf '\n== %s\n' "$*"; }
+# invoke FUNCTION PORT: the event on standard input, the report on standard output.
 invoke() {
-  curl -sS --fail-with-body -X POST "http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/$1/invocations" \
+  curl -sS --fail-with-body -X POST "http://127.0.0.1:$2/2015-03-31/functions/$1/invocations" \
     -H 'content-type: application/json' -d @-
+}
+# Who the cluster's authenticator let in most recently.
+last_user() {
+  grep '"tokenreview"' "$LIFEBOAT_WEBHOOK_LOG" | jq -r 'select(.authenticated) | "\(.username) (\(.arn))"' | tail -n 1
 }
 
 say "starting the local stack"
 bash "$HERE/up.sh"
 # shellcheck disable=SC1091
 source "$STACK_DIR/env"
-bash "$HERE/lambda.sh" start
-trap 'bash "$HERE/lambda.sh" stop >/dev/null || true' EXIT
+BACKUP_PORT=$((LAMBDA_PORT + 1)) RESTORE_PORT=$((LAMBDA_PORT + 2))
+bash "$HERE/lambda.sh" start eks-backup
+bash "$HERE/lambda.sh" start eks-restore
+trap 'bash "$HERE/lambda.sh" stop eks-backup >/dev/null || true; bash "$HERE/lambda.sh" stop eks-restore >/dev/null || true' EXIT
 
 say "seeding the tenant $TENANT"
 if kubectl get namespace "$TENANT" >/dev/null 2>&1; then
@@ -33,10 +41,11 @@ kubectl -n "$TENANT" create secret tls billing-tls --cert="$LIFEBOAT_KUBE_CA" --
 kubectl -n "$TENANT" create configmap app-config --from-literal=mode=live --from-literal=region=eu
 kubectl -n "$TENANT" get secrets,configmaps
 
-say "scheduled backup through the Lambda emulator"
+say "scheduled backup through the Lambda emulator, as the lifeboat-backup role"
 scheduled_time=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-report=$(jq --arg t "$scheduled_time" '.scheduled_time = $t' "$HERE/demo/backup-event.json" | invoke backup)
+report=$(jq --arg t "$scheduled_time" '.scheduled_time = $t' "$HERE/demo/backup-event.json" | invoke backup "$BACKUP_PORT")
 jq . <<<"$report"
+echo "the cluster let in: $(last_user)"
 backup=$(jq -r .backup <<<"$report")
 [[ $(jq -r .status <<<"$report") == Completed ]] || { echo "the backup did not complete" >&2; exit 1; }
 
@@ -55,9 +64,10 @@ say "deleting the tenant"
 kubectl delete namespace "$TENANT" --wait=true --timeout=120s
 kubectl get namespace "$TENANT" 2>&1 || true
 
-say "restoring the latest backup"
-report=$(invoke restore <"$HERE/demo/restore-event.json")
+say "restoring the latest backup, as the lifeboat-restore role"
+report=$(invoke restore "$RESTORE_PORT" <"$HERE/demo/restore-event.json")
 jq . <<<"$report"
+echo "the cluster let in: $(last_user)"
 [[ $(jq -r .status <<<"$report") == Completed ]] || { echo "the restore did not complete" >&2; exit 1; }
 
 say "the tenant is back"

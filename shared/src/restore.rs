@@ -52,6 +52,9 @@ const RESTORE_ORDER: &[&str] = &[
 /// recreates it (a tenant deleted by mistake and restored at once).
 const TERMINATING_NAMESPACE_WAIT: Duration = Duration::from_secs(120);
 
+/// How long restore waits for a restored CustomResourceDefinition to be served.
+const ESTABLISH_WAIT: Duration = Duration::from_secs(60);
+
 /// What a restore needs from outside, built once per function instance.
 #[derive(Clone)]
 pub struct Restore {
@@ -128,6 +131,23 @@ impl Restore {
                 .buffer_unordered(self.concurrency.max(1))
                 .collect()
                 .await;
+            // A new definition is served only once the API server has established it;
+            // its custom resources, which come later, would be refused before that.
+            let created_definitions: Vec<&str> = results
+                .iter()
+                .filter(|r| r.kind == "CustomResourceDefinition" && r.action == Action::Created)
+                .map(|r| r.name.as_str())
+                .collect();
+            for name in created_definitions {
+                if let Err(reason) = wait_until_established(&client, name).await {
+                    report.error(crate::manifest::RunError {
+                        tenant: None,
+                        kind: Some("CustomResourceDefinition".into()),
+                        name: Some(name.into()),
+                        message: reason,
+                    });
+                }
+            }
             results.into_iter().for_each(|r| report.record(r));
         }
         Ok(report.finish((self.clock)()))
@@ -398,6 +418,36 @@ async fn replace(
             create(api, &object).await
         }
         Err(e) => Err(format!("replace failed: {e}")),
+    }
+}
+
+/// Waits, bounded, until a CustomResourceDefinition reports `Established`.
+async fn wait_until_established(client: &Client, name: &str) -> Result<(), String> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let deadline = tokio::time::Instant::now() + ESTABLISH_WAIT;
+    loop {
+        let established = api
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("cannot read the definition '{name}': {e}"))?
+            .and_then(|crd| crd.status)
+            .and_then(|status| status.conditions)
+            .is_some_and(|conditions| {
+                conditions
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            });
+        if established {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "the definition '{name}' was created but not established within {}s; its custom resources may fail",
+                ESTABLISH_WAIT.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

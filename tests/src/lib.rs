@@ -526,6 +526,32 @@ pub mod eks {
                 .await
         }
 
+        /// What an emulator instance's functions printed.
+        pub fn instance_log(&self, instance: &str) -> String {
+            let path = std::path::Path::new(&required("LIFEBOAT_STACK_DIR"))
+                .join("logs")
+                .join(format!("{instance}.log"));
+            std::fs::read_to_string(path).expect("the instance log reads")
+        }
+
+        /// The secret key and session token an emulator instance's functions hold.
+        pub fn instance_secrets(&self, instance: &str) -> Vec<String> {
+            let path = std::path::Path::new(&required("LIFEBOAT_STACK_DIR"))
+                .join("run")
+                .join(format!("{instance}.env"));
+            let env = std::fs::read_to_string(path).expect("the instance env file reads");
+            let secrets: Vec<String> = env
+                .lines()
+                .filter_map(|l| {
+                    l.strip_prefix("AWS_SECRET_ACCESS_KEY=")
+                        .or_else(|| l.strip_prefix("AWS_SESSION_TOKEN="))
+                })
+                .map(|v| v.trim_matches('\'').to_string())
+                .collect();
+            assert_eq!(secrets.len(), 2, "the instance holds a secret key and a session token");
+            secrets
+        }
+
         /// The webhook's decisions so far, one JSON line each.
         pub fn webhook_decisions(&self) -> Vec<Value> {
             std::fs::read_to_string(&self.webhook_log)

@@ -75,6 +75,48 @@ async fn a_backup_and_a_restore_get_in_with_their_role_token_alone() {
 }
 
 #[tokio::test]
+async fn no_token_or_role_credential_appears_in_logs_or_reports() {
+    let eks = EksStack::connect().await;
+    let stack = &eks.stack;
+    let tenant = stack.seed_tenant("eksleak").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    let mut printed = Vec::new();
+    let backup = eks
+        .invoke_as(Role::Backup, "backup", &stack.backup_event(&infra, &[ns], TIME))
+        .await;
+    printed.push(format!("{backup:?}"));
+    let mut other = stack.backup_event(&infra, &[ns], TIME);
+    other["cluster"] = json!("lifeboat-other");
+    printed.push(format!("{:?}", eks.invoke_as(Role::Backup, "backup", &other).await));
+    printed.push(format!(
+        "{:?}",
+        eks.invoke_as(Role::Restore, "restore", &stack.restore_event(&infra))
+            .await
+    ));
+
+    for instance in ["eks-backup", "eks-restore"] {
+        let secrets = eks.instance_secrets(instance);
+        let log = eks.instance_log(instance);
+        assert!(
+            log.contains(&infra),
+            "the {instance} log does not hold this test's runs, so it proves nothing"
+        );
+        for needle in secrets
+            .iter()
+            .map(String::as_str)
+            .chain(["k8s-aws-v1.", "X-Amz-Signature"])
+        {
+            assert!(!log.contains(needle), "a credential or token is in the {instance} log");
+            assert!(
+                printed.iter().all(|p| !p.contains(needle)),
+                "a credential or token is in a report"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_backup_role_may_read_but_not_write() {
     let eks = EksStack::connect().await;
     let stack = &eks.stack;
