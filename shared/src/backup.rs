@@ -15,7 +15,7 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::Result;
-use crate::cluster::ClusterAccess;
+use crate::cluster::{ClusterAccess, ClusterError};
 use crate::event::BackupRequest;
 use crate::kinds::{KindResolver, ResolvedKind};
 use crate::layout::RunLayout;
@@ -23,6 +23,9 @@ use crate::manifest::{FORMAT_VERSION, Manifest, ManifestEntry, RunError, RunStat
 use crate::object::{generated_by_cluster, strip_server_set_fields, to_stored_bytes};
 use crate::report::{Action, ObjectResult, Report, Status};
 use crate::store::{Store, StoreError};
+
+/// The time kept back before a deadline to write the manifest and the report.
+pub const COMMIT_RESERVE: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 
 /// What a run needs from outside, built once per function instance.
 #[derive(Clone)]
@@ -55,10 +58,16 @@ impl Backup {
         }
     }
 
-    /// Runs one backup. Errors are returned only when nothing useful could be stored
-    /// (the cluster is unreachable, a kind is unknown, the bucket refuses writes);
-    /// failures of single tenants and kinds end up in the report.
+    /// Runs one backup with no deadline.
     pub async fn run(&self, request: &BackupRequest) -> Result<Report> {
+        self.run_until(request, None).await
+    }
+
+    /// Runs one backup that must be committed before `deadline` (the Lambda's). Errors
+    /// are returned only when nothing useful could be stored (the cluster is
+    /// unreachable, a kind is unknown, the bucket refuses writes); failures of single
+    /// tenants and kinds end up in the report.
+    pub async fn run_until(&self, request: &BackupRequest, deadline: Option<DateTime<Utc>>) -> Result<Report> {
         let started_at = (self.clock)();
         let mut report = Report::new(
             "backup",
@@ -99,12 +108,14 @@ impl Backup {
             client: &client,
             entries: BTreeMap::new(),
             report,
+            deadline,
+            stopped: false,
         };
         let tenants = run.tenants(request).await?;
         info!(infrastructure = %request.infrastructure, run = layout.run_path(), tenants = tenants.len(), kinds = kinds.len(), "backup started");
 
         for tenant in &tenants {
-            if !run.store_namespace(tenant).await? {
+            if run.out_of_time() || !run.store_namespace(tenant).await? {
                 continue;
             }
             for kind in kinds.iter().filter(|k| k.namespaced) {
@@ -191,9 +202,37 @@ struct Run<'a> {
     client: &'a Client,
     entries: BTreeMap<String, ManifestEntry>,
     report: Report,
+    deadline: Option<DateTime<Utc>>,
+    stopped: bool,
 }
 
 impl Run<'_> {
+    /// Whether the run must stop listing to commit before the deadline. A run cut off
+    /// by Lambda leaves no manifest, so nothing of it could be restored; stopping early
+    /// keeps everything stored so far.
+    fn out_of_time(&mut self) -> bool {
+        if self.stopped {
+            return true;
+        }
+        let Some(deadline) = self.deadline else { return false };
+        if (self.backup.clock)() + COMMIT_RESERVE < deadline {
+            return false;
+        }
+        self.stopped = true;
+        warn!(deadline = %deadline, "stopping to commit before the deadline");
+        self.report.error(RunError {
+            tenant: None,
+            kind: None,
+            name: None,
+            message: format!(
+                "the run stopped {}s before the Lambda deadline to commit what it had stored; objects not listed by then \
+                 are not in this backup; raise the function's timeout or back up fewer tenants per run",
+                COMMIT_RESERVE.num_seconds()
+            ),
+        });
+        true
+    }
+
     /// The tenants in scope: those named, or every namespace.
     async fn tenants(&mut self, request: &BackupRequest) -> Result<Vec<String>> {
         if let Some(tenants) = &request.tenants {
@@ -203,15 +242,13 @@ impl Run<'_> {
         let mut names = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = match list_page(&api, self.backup.page_size, token.as_deref()).await {
-                Ok(page) => page,
-                Err(e) => {
-                    return Err(crate::Error::Cluster(crate::cluster::ClusterError::Client {
-                        cluster: request.cluster.clone(),
-                        source: e,
-                    }));
-                }
-            };
+            let page = list_page(&api, self.backup.page_size, token.as_deref())
+                .await
+                .map_err(|source| ClusterError::Request {
+                    cluster: request.cluster.clone(),
+                    what: "listing namespaces",
+                    source,
+                })?;
             names.extend(page.0.iter().filter_map(|o| crate::object::name(o).map(str::to_string)));
             token = page.1;
             if token.is_none() {
@@ -264,6 +301,9 @@ impl Run<'_> {
         };
         let mut token: Option<String> = None;
         loop {
+            if self.out_of_time() {
+                return Ok(());
+            }
             let (items, next) = match list_page(&api, self.backup.page_size, token.as_deref()).await {
                 Ok(page) => page,
                 // A continue token expires once etcd compacts past it (a few minutes);

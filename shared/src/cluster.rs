@@ -61,6 +61,17 @@ pub enum ClusterError {
         #[source]
         source: kube::Error,
     },
+    /// A request the whole run depends on failed.
+    #[error("{what} on cluster '{cluster}' failed: {source}; check the role's permissions on the cluster")]
+    Request {
+        /// The cluster.
+        cluster: String,
+        /// What was asked.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: kube::Error,
+    },
     /// The client could not be built from the configuration.
     #[error("cannot build a client for cluster '{cluster}': {source}")]
     Client {

@@ -192,6 +192,34 @@ impl Report {
     }
 }
 
+/// A failed run as the Lambda error response carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The error's type ([`crate::Error::error_type`]).
+    pub error_type: &'static str,
+    /// What happened and what to do next.
+    pub message: String,
+}
+
+/// What a function hands back for a run: the report as JSON, or the failure. Either is
+/// logged as one JSON line first, so the log holds every outcome the caller saw.
+pub fn outcome(function: &str, run: crate::Result<Report>) -> Result<serde_json::Value, Failure> {
+    match run {
+        Ok(report) => {
+            let report = serde_json::to_value(&report).expect("a report always serialises");
+            tracing::info!(function, report = %report, "report");
+            Ok(report)
+        }
+        Err(e) => {
+            tracing::error!(function, error_type = e.error_type(), error = %e, "run failed");
+            Err(Failure {
+                error_type: e.error_type(),
+                message: e.to_string(),
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

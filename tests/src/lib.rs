@@ -552,6 +552,15 @@ pub mod eks {
             secrets
         }
 
+        /// The webhook's decisions so far, as one text to search.
+        pub fn webhook_log_text(&self) -> String {
+            self.webhook_decisions()
+                .iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+
         /// The webhook's decisions so far, one JSON line each.
         pub fn webhook_decisions(&self) -> Vec<Value> {
             std::fs::read_to_string(&self.webhook_log)

@@ -431,3 +431,40 @@ async fn a_missing_tenant_is_reported_and_the_others_are_still_backed_up() {
     assert_eq!(manifest["status"], "PartiallyFailed");
     assert_eq!(manifest["errors"][0]["tenant"], "no-such-tenant");
 }
+
+#[tokio::test]
+async fn a_backup_that_reaches_its_deadline_commits_what_it_stored() {
+    use lifeboat::backup::{Backup, COMMIT_RESERVE};
+    use lifeboat::cluster::ClusterAccess;
+    use lifeboat::event::{BackupRequest, Defaults};
+
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("deadline").await;
+    let ns = tenant.namespace.as_str();
+    let backup = Backup::new(ClusterAccess::Kubeconfig { path: None }, stack.s3.clone(), None);
+    let request = |infra: &str| {
+        BackupRequest::from_event(
+            stack.backup_event(infra, &[ns], TIME),
+            &Defaults::default(),
+            chrono::Utc::now(),
+        )
+        .unwrap()
+    };
+
+    // Plenty of time: the whole tenant.
+    let roomy = unique("infra");
+    let far = chrono::Utc::now() + chrono::TimeDelta::minutes(15);
+    let report = backup.run_until(&request(&roomy), Some(far)).await.unwrap();
+    assert_eq!(report.status, lifeboat::report::Status::Completed);
+
+    // Less time left than committing needs: the run stops listing, yet commits.
+    let tight = unique("infra");
+    let near = chrono::Utc::now() + COMMIT_RESERVE - chrono::TimeDelta::seconds(1);
+    let report = backup.run_until(&request(&tight), Some(near)).await.unwrap();
+    assert_eq!(report.status, lifeboat::report::Status::PartiallyFailed);
+    assert!(report.errors[0].message.contains("deadline"), "{:?}", report.errors);
+    let manifest: Value =
+        serde_json::from_slice(&stack.read(&format!("{RUN}/infra/{tight}/k8s/manifest.json")).await).unwrap();
+    assert_eq!(manifest["status"], "PartiallyFailed");
+    assert!(manifest["errors"][0]["message"].as_str().unwrap().contains("deadline"));
+}

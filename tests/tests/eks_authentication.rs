@@ -63,12 +63,7 @@ async fn a_backup_and_a_restore_get_in_with_their_role_token_alone() {
     assert_eq!(report["status"], "Completed", "{report}");
     assert_eq!(stack.configuration(ns).await, before);
 
-    let log = eks
-        .webhook_decisions()
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let log = eks.webhook_log_text();
     for user in ["lifeboat-backup", "lifeboat-restore"] {
         assert!(log.contains(user), "the webhook never authenticated {user}:\n{log}");
     }
@@ -230,12 +225,7 @@ async fn an_expired_token_is_refused_with_a_clear_error() {
     );
     assert_eq!(err.error_type(), "ClusterUnauthorized");
     assert!(err.to_string().contains("expired"), "{err}");
-    let log = eks
-        .webhook_decisions()
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let log = eks.webhook_log_text();
     assert!(log.contains("expired"), "the webhook did not refuse for age:\n{log}");
 }
 
@@ -276,12 +266,7 @@ async fn a_tampered_signature_is_refused_with_a_clear_error() {
         .unwrap_err();
     assert_eq!(err.error_type(), "ClusterUnauthorized", "{err}");
     assert!(err.to_string().contains("signature"), "{err}");
-    let log = eks
-        .webhook_decisions()
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let log = eks.webhook_log_text();
     assert!(
         log.contains("signature"),
         "the webhook did not refuse for the signature:\n{log}"

@@ -7,27 +7,16 @@ use lifeboat::event::{BackupRequest, Defaults};
 use serde_json::Value;
 
 async fn handle(event: LambdaEvent<Value>, backup: &Backup, defaults: &Defaults) -> Result<Value, Diagnostic> {
+    // Milliseconds since the epoch; the runtime emulator and Lambda both set it.
+    let deadline = chrono::DateTime::from_timestamp_millis(event.context.deadline as i64).filter(|d| d.timestamp() > 0);
     let run = async {
         let request = BackupRequest::from_event(event.payload, defaults, (backup.clock)())?;
-        backup.run(&request).await
+        backup.run_until(&request, deadline).await
     };
-    match run.await {
-        Ok(report) => {
-            let report = serde_json::to_value(&report).map_err(|e| Diagnostic {
-                error_type: "Report".into(),
-                error_message: e.to_string(),
-            })?;
-            tracing::info!(report = %report, "backup report");
-            Ok(report)
-        }
-        Err(e) => {
-            tracing::error!(error_type = e.error_type(), error = %e, "backup failed");
-            Err(Diagnostic {
-                error_type: e.error_type().into(),
-                error_message: e.to_string(),
-            })
-        }
-    }
+    lifeboat::report::outcome("backup", run.await).map_err(|failure| Diagnostic {
+        error_type: failure.error_type.into(),
+        error_message: failure.message,
+    })
 }
 
 #[tokio::main]

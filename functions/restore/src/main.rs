@@ -11,23 +11,10 @@ async fn handle(event: LambdaEvent<Value>, restore: &Restore, defaults: &Default
         let request = RestoreRequest::from_event(event.payload, defaults)?;
         restore.run(&request).await
     };
-    match run.await {
-        Ok(report) => {
-            let report = serde_json::to_value(&report).map_err(|e| Diagnostic {
-                error_type: "Report".into(),
-                error_message: e.to_string(),
-            })?;
-            tracing::info!(report = %report, "restore report");
-            Ok(report)
-        }
-        Err(e) => {
-            tracing::error!(error_type = e.error_type(), error = %e, "restore failed");
-            Err(Diagnostic {
-                error_type: e.error_type().into(),
-                error_message: e.to_string(),
-            })
-        }
-    }
+    lifeboat::report::outcome("restore", run.await).map_err(|failure| Diagnostic {
+        error_type: failure.error_type.into(),
+        error_message: failure.message,
+    })
 }
 
 #[tokio::main]
