@@ -7,8 +7,10 @@ use lifeboat::event::{BackupRequest, Defaults};
 use serde_json::Value;
 
 async fn handle(event: LambdaEvent<Value>, backup: &Backup, defaults: &Defaults) -> Result<Value, Diagnostic> {
-    // Milliseconds since the epoch; the runtime emulator and Lambda both set it.
-    let deadline = chrono::DateTime::from_timestamp_millis(event.context.deadline as i64).filter(|d| d.timestamp() > 0);
+    // Lambda sends milliseconds since the epoch. A deadline already past cannot be one
+    // (the runtime emulator sends a relative value), so the run goes on without it.
+    let deadline =
+        chrono::DateTime::from_timestamp_millis(event.context.deadline as i64).filter(|d| *d > (backup.clock)());
     let run = async {
         let request = BackupRequest::from_event(event.payload, defaults, (backup.clock)())?;
         backup.run_until(&request, deadline).await
