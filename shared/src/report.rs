@@ -211,7 +211,7 @@ pub fn outcome(function: &str, run: crate::Result<Report>) -> Result<serde_json:
             Ok(report)
         }
         Err(e) => {
-            tracing::error!(function, error_type = e.error_type(), error = %e, "run failed");
+            tracing::error!(function, error_type = e.error_type(), retryable = e.is_retryable(), error = %e, "run failed");
             Err(Failure {
                 error_type: e.error_type(),
                 message: e.to_string(),
