@@ -80,7 +80,16 @@ impl Error {
     /// Whether invoking again with the same event could succeed. Bad input never will,
     /// so a scheduler must not spend retries on it.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Cluster(_) | Error::Store(_))
+        use cluster::ClusterError;
+        use eks::EksError;
+        match self {
+            Error::Store(_) => true,
+            Error::Cluster(ClusterError::Unreachable { .. } | ClusterError::Request { .. }) => true,
+            // A cluster still being created becomes ACTIVE; other describe failures are
+            // throttling and outages more often than not.
+            Error::Cluster(ClusterError::Eks(EksError::NotActive { .. } | EksError::Describe { .. })) => true,
+            _ => false,
+        }
     }
 
     /// The error's type as the Lambda error response names it, so callers and retry
