@@ -48,9 +48,10 @@ const RESTORE_ORDER: &[&str] = &[
     "PodDisruptionBudget",
 ];
 
-/// How long restore waits for a namespace that is being deleted to be gone before it
-/// recreates it (a tenant deleted by mistake and restored at once).
-const TERMINATING_NAMESPACE_WAIT: Duration = Duration::from_secs(120);
+/// How long restore waits for an object being deleted to be gone: a namespace still
+/// terminating (a tenant deleted by mistake and restored at once), or an object that
+/// `overwrite` deletes to recreate.
+const DELETION_WAIT: Duration = Duration::from_secs(120);
 
 /// How long restore waits for a restored CustomResourceDefinition to be served.
 const ESTABLISH_WAIT: Duration = Duration::from_secs(60);
@@ -339,7 +340,8 @@ impl Writer<'_> {
                     Some("the namespace is being deleted; it would be recreated once it is gone".into()),
                 ));
             }
-            current = wait_until_gone(&api, &name).await?;
+            wait_until_gone(&api, &name).await?;
+            current = None;
         }
         let Some(current) = current else {
             if self.request.dry_run {
@@ -421,52 +423,69 @@ async fn replace(
     }
 }
 
+/// Polls `condition` until it holds or `timeout` passes; says which.
+async fn poll_until<F, Fut>(timeout: Duration, mut condition: F) -> Result<bool, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, String>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition().await? {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Waits, bounded, until a CustomResourceDefinition reports `Established`.
 async fn wait_until_established(client: &Client, name: &str) -> Result<(), String> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let deadline = tokio::time::Instant::now() + ESTABLISH_WAIT;
-    loop {
-        let established = api
+    let established = poll_until(ESTABLISH_WAIT, || async {
+        let crd = api
             .get_opt(name)
             .await
-            .map_err(|e| format!("cannot read the definition '{name}': {e}"))?
+            .map_err(|e| format!("cannot read the definition '{name}': {e}"))?;
+        Ok(crd
             .and_then(|crd| crd.status)
             .and_then(|status| status.conditions)
             .is_some_and(|conditions| {
                 conditions
                     .iter()
                     .any(|c| c.type_ == "Established" && c.status == "True")
-            });
-        if established {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(format!(
-                "the definition '{name}' was created but not established within {}s; its custom resources may fail",
-                ESTABLISH_WAIT.as_secs()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+            }))
+    })
+    .await?;
+    if established {
+        Ok(())
+    } else {
+        Err(format!(
+            "the definition '{name}' was created but not established within {}s; its custom resources may fail",
+            ESTABLISH_WAIT.as_secs()
+        ))
     }
 }
 
 /// Waits, bounded, for an object being deleted to be gone.
-async fn wait_until_gone(api: &Api<DynamicObject>, name: &str) -> Result<Option<DynamicObject>, String> {
-    let deadline = tokio::time::Instant::now() + TERMINATING_NAMESPACE_WAIT;
-    loop {
-        match api.get_opt(name).await {
-            Ok(None) => return Ok(None),
-            Ok(Some(_)) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(250)).await
-            }
-            Ok(Some(_)) => {
-                return Err(format!(
-                    "'{name}' is still being deleted after {}s; restore again once it is gone",
-                    TERMINATING_NAMESPACE_WAIT.as_secs()
-                ));
-            }
-            Err(e) => return Err(format!("cannot read '{name}': {e}")),
-        }
+async fn wait_until_gone(api: &Api<DynamicObject>, name: &str) -> Result<(), String> {
+    let gone = poll_until(DELETION_WAIT, || async {
+        let current = api
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("cannot read '{name}': {e}"))?;
+        Ok(current.is_none())
+    })
+    .await?;
+    if gone {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{name}' is still being deleted after {}s; restore again once it is gone",
+            DELETION_WAIT.as_secs()
+        ))
     }
 }
