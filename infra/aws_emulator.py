@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The AWS side of lifeboat's local stack, in one process.
 
-moto serves S3, KMS, STS, IAM and EKS. Next to it, in the same process so that it can
+moto serves S3, KMS, STS, IAM, EKS and CloudTrail. Next to it, in the same process so that it can
 read moto's in-memory state, runs a Kubernetes TokenReview webhook that checks EKS-style
 bearer tokens (what `aws eks get-token` prints) the way aws-iam-authenticator does, and
 maps the caller's IAM role to a Kubernetes user like an EKS access entry. Real STS would
@@ -129,6 +129,36 @@ def seed(endpoint: str, region: str, args: argparse.Namespace, entries: list) ->
     creating.status = "CREATING"
     creating.endpoint = None
     creating.certificate_authority = {}
+
+    seed_trail(kw, args)
+
+
+def seed_trail(kw: dict, args: argparse.Namespace) -> None:
+    """The audit trail the Terraform module creates, as the functions' check sees it.
+
+    Multi-Region, with log-file validation, into its own encrypted bucket; it records S3
+    data events on the backup bucket and the invocations of every function. moto keeps
+    no events, but the functions only ask whether the trail is logging and what its
+    selectors cover, and moto answers that as CloudTrail does.
+    """
+    s3 = boto3.client("s3", **kw)
+    cloudtrail = boto3.client("cloudtrail", **kw)
+    s3.create_bucket(Bucket=args.audit_log_bucket)
+    s3.put_bucket_encryption(Bucket=args.audit_log_bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}],
+    })
+    cloudtrail.create_trail(Name=args.trail, S3BucketName=args.audit_log_bucket,
+                            IsMultiRegionTrail=True, EnableLogFileValidation=True,
+                            IncludeGlobalServiceEvents=True)
+    cloudtrail.put_event_selectors(TrailName=args.trail, EventSelectors=[{
+        "ReadWriteType": "All",
+        "IncludeManagementEvents": True,
+        "DataResources": [
+            {"Type": "AWS::S3::Object", "Values": [f"arn:aws:s3:::{args.backup_bucket}/"]},
+            {"Type": "AWS::Lambda::Function", "Values": ["arn:aws:lambda"]},
+        ],
+    }])
+    cloudtrail.start_logging(Name=args.trail)
 
 
 # --- token verification --------------------------------------------------------------
@@ -428,6 +458,11 @@ def main() -> None:
     p.add_argument("--sts-regions", default="us-east-1",
                    help="comma-separated regions whose STS endpoint a token may name "
                         "(the global endpoint is always accepted)")
+    p.add_argument("--backup-bucket", default="lifeboat-backups-123456789012-us-east-1",
+                   help="the bucket whose object events the audit trail records")
+    p.add_argument("--trail", default="lifeboat-audit", help="the audit trail's name")
+    p.add_argument("--audit-log-bucket", default=f"lifeboat-audit-{DEFAULT_ACCOUNT_ID}",
+                   help="where the audit trail delivers its logs")
     p.add_argument("--source-digest", help="ignored: lets up.sh see that this file changed")
     p.add_argument("--max-token-age", type=int,
                    default=int(os.environ.get("LIFEBOAT_WEBHOOK_MAX_TOKEN_AGE_SECONDS", "900")),

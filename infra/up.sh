@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Brings up lifeboat's local development stack on 127.0.0.1: etcd, kube-apiserver and
 # kube-controller-manager (a real, if node-less, Kubernetes control plane) and the AWS
-# emulator (moto for S3, KMS, STS, IAM and EKS, and the webhook that checks EKS-style
-# bearer tokens for the apiserver). Safe to run again: what already runs with the same
+# emulator (moto for S3, KMS, STS, IAM, EKS and CloudTrail, and the webhook that checks
+# EKS-style bearer tokens for the apiserver). Safe to run again: what already runs with the same
 # flags is left alone, and only the readiness checks, the moto seeding and the RBAC
 # apply are repeated.
 set -euo pipefail
@@ -22,6 +22,9 @@ WEBHOOK_URL="https://127.0.0.1:$WEBHOOK_PORT"
 # The roles of infra/access-entries.json, which the emulator creates in moto.
 BACKUP_ROLE_ARN="arn:aws:iam::123456789012:role/lifeboat-backup"
 RESTORE_ROLE_ARN="arn:aws:iam::123456789012:role/lifeboat-restore"
+# The audit trail the emulator creates, logging, over the bucket and every function.
+TRAIL_NAME="lifeboat-audit"
+TRAIL_ARN="arn:aws:cloudtrail:us-east-1:123456789012:trail/$TRAIL_NAME"
 
 log() { printf '[up] %s\n' "$*"; }
 
@@ -385,6 +388,8 @@ write_env() {
     printf 'export LIFEBOAT_WEBHOOK_LOG=%q\n' "$LOGS/moto.log"
     printf 'export LIFEBOAT_BACKUP_ROLE_ARN=%q\n' "$BACKUP_ROLE_ARN"
     printf 'export LIFEBOAT_RESTORE_ROLE_ARN=%q\n' "$RESTORE_ROLE_ARN"
+    printf 'export LIFEBOAT_TRAIL_ARN=%q\n' "$TRAIL_ARN"
+    echo "export LIFEBOAT_AUDIT_REQUIRED=true"
     if ((USE_VENV)); then
       # cargo-lambda and moto live in the virtualenv on machines whose python3 is Debian's.
       # shellcheck disable=SC2016 # $PATH is meant to expand when the file is sourced.
@@ -437,6 +442,8 @@ MOTO_CMD=("$PY" "$HERE/aws_emulator.py"
   --tls-key "$PKI/webhook.key"
   --access-entries "$HERE/access-entries.json"
   --sts-regions us-east-1
+  --backup-bucket "$BUCKET"
+  --trail "$TRAIL_NAME"
   --max-token-age "${LIFEBOAT_WEBHOOK_MAX_TOKEN_AGE_SECONDS:-900}")
 
 # shellcheck disable=SC2054 # the commas belong to flag values

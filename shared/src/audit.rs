@@ -1,25 +1,930 @@
-//! The audit status each report carries: whether the actions of this run are recorded
-//! by an audit trail. Checking the trail through the CloudTrail API is not built yet,
-//! so every report says so plainly instead of claiming coverage it has not verified.
+//! Whether a run is recorded by the CloudTrail trail that audits lifeboat.
+//!
+//! Auditors answer "who restored what, and which objects were read" from CloudTrail, so
+//! a trail that was stopped or narrowed would leave a restore unaccountable without
+//! anyone noticing. Every run therefore asks CloudTrail whether the configured trail is
+//! logging and whether its event selectors record this run's S3 object events and this
+//! function's invocations, and its report says what it found. Restore refuses to run on
+//! anything short of a clean pass when auditing is required; backup only reports,
+//! because a missed backup costs more than an unaudited one.
+//!
+//! Only `GetTrailStatus` and `GetEventSelectors` are called: they are all the function's
+//! role is granted on the trail. Coverage is decided by plain functions over the SDK's
+//! selector types, so it is tested without a network. A selector that narrows events in
+//! a way this module cannot evaluate (a field it does not know, a suffix match on object
+//! keys) does not count as covering: a check that errs towards "not audited" makes an
+//! operator look, while one that errs the other way would hide a gap.
 
+use aws_sdk_cloudtrail::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_cloudtrail::types::{AdvancedEventSelector, AdvancedFieldSelector, EventSelector, ReadWriteType};
 use serde::Serialize;
 
-/// Whether this run is known to be audited.
+/// The environment variable naming the trail; unset or empty means none is configured.
+pub const TRAIL_ARN_VAR: &str = "LIFEBOAT_TRAIL_ARN";
+/// The environment variable saying whether restore requires a clean audit check.
+pub const REQUIRED_VAR: &str = "LIFEBOAT_AUDIT_REQUIRED";
+
+/// Whether this run is known to be audited, as every report states it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum AuditStatus {
-    /// Nobody checked; `reason` says why.
-    NotChecked {
-        /// Why no check ran.
+    /// The trail is logging and records this run's object events and invocation.
+    Audited {
+        /// The trail's ARN.
+        trail: String,
+    },
+    /// The trail was checked and misses part of this run; each problem says what to change.
+    NotAudited {
+        /// The trail's ARN.
+        trail: String,
+        /// What the trail does not record, and how to make it.
+        problems: Vec<String>,
+    },
+    /// No trail is configured for the function.
+    NotConfigured {
+        /// Why, and what to set.
+        reason: String,
+    },
+    /// CloudTrail could not answer (access denied, no such trail, throttling).
+    CheckFailed {
+        /// The trail's ARN.
+        trail: String,
+        /// What failed, and what to do.
         reason: String,
     },
 }
 
 impl AuditStatus {
-    /// The status of a run whose trail is not checked by this build.
-    pub fn not_checked() -> Self {
-        AuditStatus::NotChecked {
-            reason: "this build does not check the CloudTrail trail yet".into(),
+    /// Whether this is a clean pass.
+    pub fn is_audited(&self) -> bool {
+        matches!(self, AuditStatus::Audited { .. })
+    }
+
+    /// One sentence on what is wrong; empty for a clean pass.
+    pub fn explain(&self) -> String {
+        match self {
+            AuditStatus::Audited { .. } => String::new(),
+            AuditStatus::NotAudited { trail, problems } => {
+                format!("the trail {trail} does not record all of it: {}", problems.join("; "))
+            }
+            AuditStatus::NotConfigured { reason } => reason.clone(),
+            AuditStatus::CheckFailed { trail, reason } => format!("the trail {trail} could not be checked: {reason}"),
+        }
+    }
+}
+
+/// Restore was refused because auditing is required and the check did not pass cleanly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "restore refused before reading the backup or writing to the cluster: auditing is required ({REQUIRED_VAR}=true) \
+     and this restore would not be fully recorded by CloudTrail: {}. Fix the trail and invoke again, or set \
+     {REQUIRED_VAR}=false on the restore function to accept unaudited restores",
+    .0.explain()
+)]
+pub struct Unaudited(pub AuditStatus);
+
+/// The audit settings of a function, from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// The trail that should record the function; `None` when none is configured.
+    pub trail_arn: Option<String>,
+    /// Whether restore refuses to run without a clean pass.
+    pub required: bool,
+}
+
+impl AuditConfig {
+    /// `LIFEBOAT_TRAIL_ARN` and `LIFEBOAT_AUDIT_REQUIRED` from the environment. A value
+    /// that cannot be meant is a startup error: guessing would either refuse every restore
+    /// or drop a safeguard the operator asked for.
+    pub fn from_env() -> Result<Self, String> {
+        let trail = std::env::var(TRAIL_ARN_VAR).ok();
+        let required = std::env::var(REQUIRED_VAR).ok();
+        Self::parse(trail.as_deref(), required.as_deref())
+    }
+
+    /// The settings from the two variables' values.
+    pub fn parse(trail_arn: Option<&str>, required: Option<&str>) -> Result<Self, String> {
+        let required = match required.map(str::trim) {
+            None | Some("") | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(format!(
+                    "{REQUIRED_VAR} must be \"true\" or \"false\" (default \"true\"); got {other:?}"
+                ));
+            }
+        };
+        let trail_arn = match trail_arn.map(str::trim).filter(|t| !t.is_empty()) {
+            None => None,
+            Some(arn) if TrailArn::parse(arn).is_some() => Some(arn.to_string()),
+            Some(other) => {
+                return Err(format!(
+                    "{TRAIL_ARN_VAR} must be a trail ARN such as arn:aws:cloudtrail:us-east-1:123456789012:trail/lifeboat-audit, \
+                     or empty for none; got {other:?}"
+                ));
+            }
+        };
+        Ok(Self { trail_arn, required })
+    }
+}
+
+/// The parts of a trail ARN the check needs.
+struct TrailArn<'a> {
+    partition: &'a str,
+}
+
+impl<'a> TrailArn<'a> {
+    /// `arn:<partition>:cloudtrail:<region>:<account>:trail/<name>`.
+    fn parse(arn: &'a str) -> Option<Self> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let ok = parts.len() == 6
+            && parts[0] == "arn"
+            && !parts[1].is_empty()
+            && parts[2] == "cloudtrail"
+            && !parts[3].is_empty()
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && parts[5].strip_prefix("trail/").is_some_and(|name| !name.is_empty());
+        ok.then(|| TrailArn { partition: parts[1] })
+    }
+}
+
+/// Which object-level S3 events a run causes that the trail must record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectAccess {
+    /// Backup writes objects.
+    Write,
+    /// Restore reads them.
+    Read,
+}
+
+/// What the trail must record for one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The bucket the run reads or writes.
+    pub bucket: &'a str,
+    /// Whether it writes or reads objects.
+    pub access: ObjectAccess,
+    /// The function's own ARN without a qualifier; `None` when not run by Lambda, in
+    /// which case only a selector for every function proves its invocations recorded.
+    pub function_arn: Option<&'a str>,
+}
+
+/// The audit check a function runs, built once per instance.
+#[derive(Clone, Debug)]
+pub struct Audit {
+    /// The CloudTrail client, in the function's own region: a multi-Region trail is
+    /// answered for there by its ARN, and a single-Region trail homed elsewhere is not
+    /// found there, which is true, as it records nothing in this region.
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
+    /// The settings.
+    pub config: AuditConfig,
+}
+
+impl Audit {
+    /// The check with `config`, asking CloudTrail through `cloudtrail`.
+    pub fn new(cloudtrail: aws_sdk_cloudtrail::Client, config: AuditConfig) -> Self {
+        Self { cloudtrail, config }
+    }
+
+    /// Asks CloudTrail whether the trail records this run. Never fails: what went wrong
+    /// is part of the status.
+    pub async fn check(&self, scope: &Scope<'_>) -> AuditStatus {
+        let Some(trail) = self.config.trail_arn.as_deref() else {
+            return AuditStatus::NotConfigured {
+                reason: format!(
+                    "{TRAIL_ARN_VAR} is not set, so no trail is known to record this function; set it to the ARN of the \
+                     trail that records the backup bucket's S3 data events and the functions' invocations"
+                ),
+            };
+        };
+        let failed = |reason: String| AuditStatus::CheckFailed {
+            trail: trail.to_string(),
+            reason,
+        };
+        let (status, selectors) = tokio::join!(
+            self.cloudtrail.get_trail_status().name(trail).send(),
+            self.cloudtrail.get_event_selectors().trail_name(trail).send(),
+        );
+        let status = match status {
+            Ok(status) => status,
+            Err(e) => {
+                let missing = e.as_service_error().is_some_and(|s| s.is_trail_not_found_exception());
+                return failed(explain_failure(trail, "GetTrailStatus", missing, &e));
+            }
+        };
+        let selectors = match selectors {
+            Ok(selectors) => selectors,
+            Err(e) => {
+                let missing = e.as_service_error().is_some_and(|s| s.is_trail_not_found_exception());
+                return failed(explain_failure(trail, "GetEventSelectors", missing, &e));
+            }
+        };
+        let problems = problems(
+            trail,
+            status.is_logging().unwrap_or(false),
+            selectors.event_selectors(),
+            selectors.advanced_event_selectors(),
+            scope,
+        );
+        if problems.is_empty() {
+            AuditStatus::Audited { trail: trail.into() }
+        } else {
+            AuditStatus::NotAudited {
+                trail: trail.into(),
+                problems,
+            }
+        }
+    }
+
+    /// The check of a restore: the status, or the refusal when auditing is required
+    /// and the status is not a clean pass.
+    pub async fn check_required(&self, scope: &Scope<'_>) -> Result<AuditStatus, Unaudited> {
+        let status = self.check(scope).await;
+        if self.config.required && !status.is_audited() {
+            Err(Unaudited(status))
+        } else {
+            Ok(status)
+        }
+    }
+}
+
+/// Builds the CloudTrail client from the function's AWS configuration.
+pub fn cloudtrail_client(config: &aws_config::SdkConfig) -> aws_sdk_cloudtrail::Client {
+    aws_sdk_cloudtrail::Client::new(config)
+}
+
+/// Why a CloudTrail call failed, and what to do about it; `missing` when CloudTrail
+/// said it has no such trail.
+fn explain_failure<E, R>(
+    trail: &str,
+    operation: &str,
+    missing: bool,
+    e: &aws_sdk_cloudtrail::error::SdkError<E, R>,
+) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = DisplayErrorContext(e).to_string();
+    match e.code().unwrap_or_default() {
+        _ if missing => format!(
+            "CloudTrail has no such trail in this function's region (a single-Region trail homed in another region \
+             records nothing here); check {TRAIL_ARN_VAR}, or make the trail multi-Region"
+        ),
+        code if code.contains("AccessDenied") || code == "UnauthorizedOperation" => format!(
+            "the function's role may not call cloudtrail:{operation} on the trail; grant cloudtrail:GetTrailStatus and \
+             cloudtrail:GetEventSelectors on {trail}"
+        ),
+        "CloudTrailARNInvalidException" | "InvalidTrailNameException" => {
+            format!("CloudTrail does not take {trail} as a trail ARN; check {TRAIL_ARN_VAR}")
+        }
+        _ => format!(
+            "CloudTrail {operation} failed: {detail}; this usually passes (throttling, an outage): invoke again"
+        ),
+    }
+}
+
+/// What the trail misses of this run; empty when it records all of it.
+pub fn problems(
+    trail: &str,
+    is_logging: bool,
+    selectors: &[EventSelector],
+    advanced: &[AdvancedEventSelector],
+    scope: &Scope<'_>,
+) -> Vec<String> {
+    let partition = TrailArn::parse(trail).map_or("aws", |t| t.partition);
+    let mut problems = Vec::new();
+    if !is_logging {
+        problems.push(format!(
+            "it is not logging; start it with `aws cloudtrail start-logging --name {trail}`"
+        ));
+    }
+    let objects = DataEvents::objects(partition, scope.bucket, scope.access);
+    if !objects.recorded_by(selectors, advanced) {
+        let (verb, read_write, read_only) = match scope.access {
+            ObjectAccess::Write => ("writes", "WriteOnly or All", "false"),
+            ObjectAccess::Read => ("reads", "ReadOnly or All", "true"),
+        };
+        problems.push(format!(
+            "it does not record S3 object {verb} in bucket {bucket}; add a data event selector of type AWS::S3::Object \
+             with the value arn:{partition}:s3:::{bucket}/ and ReadWriteType {read_write} (or an advanced selector: \
+             eventCategory Data, resources.type AWS::S3::Object, resources.ARN StartsWith arn:{partition}:s3:::{bucket}/, \
+             readOnly {read_only} or absent)",
+            bucket = scope.bucket
+        ));
+    }
+    let invocations = DataEvents::invocations(partition, scope.function_arn);
+    if !invocations.recorded_by(selectors, advanced) {
+        problems.push(match scope.function_arn {
+            Some(function) => format!(
+                "it does not record invocations of {function}; add a data event selector of type \
+                 AWS::Lambda::Function with the value {function} (or arn:{partition}:lambda for every function) and \
+                 ReadWriteType WriteOnly or All, as Invoke is a write event"
+            ),
+            None => format!(
+                "the function's own ARN is unknown (it was not invoked through Lambda), and the trail does not record \
+                 invocations of every function; add a data event selector of type AWS::Lambda::Function with the \
+                 value arn:{partition}:lambda and ReadWriteType WriteOnly or All"
+            ),
+        });
+    }
+    problems
+}
+
+/// The ARNs a class of data events names, as a selector sees them.
+#[derive(Debug, Clone)]
+enum Resources {
+    /// Every ARN that starts with this: objects anywhere in a bucket, or every function.
+    Under(String),
+    /// Exactly this ARN: one function.
+    Exactly(String),
+}
+
+/// One class of data events a run causes: what a selector must match to record it.
+#[derive(Debug, Clone)]
+struct DataEvents {
+    resource_type: &'static str,
+    event_source: &'static str,
+    event_names: &'static [&'static str],
+    read_only: bool,
+    resources: Resources,
+    /// The values of a basic selector's data resource that record all of `resources`.
+    basic_values: Vec<String>,
+}
+
+impl DataEvents {
+    /// Object events in `bucket`: anywhere in it, since every run has its own folder.
+    fn objects(partition: &str, bucket: &str, access: ObjectAccess) -> Self {
+        let (event_names, read_only): (&'static [&'static str], bool) = match access {
+            ObjectAccess::Write => (&["PutObject"], false),
+            ObjectAccess::Read => (&["GetObject"], true),
+        };
+        Self {
+            resource_type: "AWS::S3::Object",
+            event_source: "s3.amazonaws.com",
+            event_names,
+            read_only,
+            resources: Resources::Under(format!("arn:{partition}:s3:::{bucket}/")),
+            basic_values: vec![
+                format!("arn:{partition}:s3"),
+                format!("arn:{partition}:s3:::"),
+                format!("arn:{partition}:s3:::{bucket}"),
+                format!("arn:{partition}:s3:::{bucket}/"),
+            ],
+        }
+    }
+
+    /// Invocations of the function; of any function when its ARN is unknown.
+    fn invocations(partition: &str, function_arn: Option<&str>) -> Self {
+        let all = format!("arn:{partition}:lambda");
+        let (resources, basic_values) = match function_arn {
+            Some(arn) => (Resources::Exactly(arn.to_string()), vec![all, arn.to_string()]),
+            None => (Resources::Under(format!("{all}:")), vec![all]),
+        };
+        Self {
+            resource_type: "AWS::Lambda::Function",
+            event_source: "lambda.amazonaws.com",
+            event_names: &["Invoke"],
+            // Invoke is recorded as a write event.
+            read_only: false,
+            resources,
+            basic_values,
+        }
+    }
+
+    /// Whether any selector records every one of these events. A trail has either basic
+    /// or advanced selectors, never both; both are looked at all the same.
+    fn recorded_by(&self, selectors: &[EventSelector], advanced: &[AdvancedEventSelector]) -> bool {
+        selectors.iter().any(|s| self.recorded_by_basic(s)) || advanced.iter().any(|s| self.recorded_by_advanced(s))
+    }
+
+    fn recorded_by_basic(&self, selector: &EventSelector) -> bool {
+        let read_write = match selector.read_write_type() {
+            // The API's default.
+            None | Some(ReadWriteType::All) => true,
+            Some(ReadWriteType::ReadOnly) => self.read_only,
+            Some(ReadWriteType::WriteOnly) => !self.read_only,
+            Some(_) => false,
+        };
+        read_write
+            && selector.data_resources().iter().any(|r| {
+                r.r#type() == Some(self.resource_type) && r.values().iter().any(|v| self.basic_values.contains(v))
+            })
+    }
+
+    /// An advanced selector records an event when every one of its field selectors
+    /// matches it, so it records all of ours when each field admits all of ours.
+    fn recorded_by_advanced(&self, selector: &AdvancedEventSelector) -> bool {
+        let fields = selector.field_selectors();
+        let has = |field: &str| fields.iter().any(|f| f.field() == field);
+        // Without these two the selector is not one for these data events at all.
+        if !has("eventCategory") || !has("resources.type") {
+            return false;
+        }
+        let read_only = if self.read_only { "true" } else { "false" };
+        fields.iter().all(|f| match f.field() {
+            "eventCategory" => admits_all(f, &["Data"]),
+            "resources.type" => admits_all(f, &[self.resource_type]),
+            "eventSource" => admits_all(f, &[self.event_source]),
+            "eventName" => admits_all(f, self.event_names),
+            "readOnly" => admits_all(f, &[read_only]),
+            "resources.ARN" => admits_resources(f, &self.resources),
+            // A field this check cannot evaluate may drop some of the events.
+            _ => false,
+        })
+    }
+}
+
+/// Whether a field selector matches every one of `values`. Its positive operators
+/// (Equals, StartsWith, EndsWith) are alternatives; its negative ones all apply.
+fn admits_all(field: &AdvancedFieldSelector, values: &[&str]) -> bool {
+    values.iter().all(|value| {
+        let positive = !field.equals().is_empty() || !field.starts_with().is_empty() || !field.ends_with().is_empty();
+        let matched = field.equals().iter().any(|v| v == value)
+            || field.starts_with().iter().any(|v| value.starts_with(v.as_str()))
+            || field.ends_with().iter().any(|v| value.ends_with(v.as_str()));
+        let excluded = field.not_equals().iter().any(|v| v == value)
+            || field.not_starts_with().iter().any(|v| value.starts_with(v.as_str()))
+            || field.not_ends_with().iter().any(|v| value.ends_with(v.as_str()));
+        (!positive || matched) && !excluded
+    })
+}
+
+/// Whether a `resources.ARN` field selector matches every ARN of `resources`.
+fn admits_resources(field: &AdvancedFieldSelector, resources: &Resources) -> bool {
+    match resources {
+        Resources::Exactly(arn) => admits_all(field, &[arn]),
+        Resources::Under(prefix) => {
+            let positive =
+                !field.equals().is_empty() || !field.starts_with().is_empty() || !field.ends_with().is_empty();
+            // Only a prefix of the prefix matches every ARN under it; one ARN or one
+            // suffix matches some of them at most.
+            let matched = field.starts_with().iter().any(|v| prefix.starts_with(v.as_str()));
+            let excluded = field.not_equals().iter().any(|v| v.starts_with(prefix.as_str()))
+                || field
+                    .not_starts_with()
+                    .iter()
+                    .any(|v| prefix.starts_with(v.as_str()) || v.starts_with(prefix.as_str()))
+                || !field.not_ends_with().is_empty();
+            (!positive || matched) && !excluded
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudtrail::types::DataResource;
+
+    const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:123456789012:trail/lifeboat-audit";
+    const BUCKET: &str = "lifeboat-backups-123456789012-us-east-1";
+    const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:lifeboat-restore";
+
+    fn scope(access: ObjectAccess) -> Scope<'static> {
+        Scope {
+            bucket: BUCKET,
+            access,
+            function_arn: Some(FUNCTION),
+        }
+    }
+
+    fn basic(read_write: ReadWriteType, resources: &[(&str, &str)]) -> EventSelector {
+        let mut selector = EventSelector::builder().read_write_type(read_write);
+        for (kind, value) in resources {
+            selector = selector.data_resources(DataResource::builder().r#type(*kind).values(*value).build());
+        }
+        selector.build()
+    }
+
+    #[derive(Default)]
+    struct Field {
+        equals: Vec<&'static str>,
+        starts_with: Vec<&'static str>,
+        ends_with: Vec<&'static str>,
+        not_starts_with: Vec<&'static str>,
+    }
+
+    fn field(name: &str, f: Field) -> AdvancedFieldSelector {
+        let mut b = AdvancedFieldSelector::builder().field(name);
+        for v in f.equals {
+            b = b.equals(v);
+        }
+        for v in f.starts_with {
+            b = b.starts_with(v);
+        }
+        for v in f.ends_with {
+            b = b.ends_with(v);
+        }
+        for v in f.not_starts_with {
+            b = b.not_starts_with(v);
+        }
+        b.build().unwrap()
+    }
+
+    fn equals(name: &str, values: &[&'static str]) -> AdvancedFieldSelector {
+        field(
+            name,
+            Field {
+                equals: values.to_vec(),
+                ..Default::default()
+            },
+        )
+    }
+
+    fn advanced(fields: Vec<AdvancedFieldSelector>) -> AdvancedEventSelector {
+        AdvancedEventSelector::builder()
+            .set_field_selectors(Some(fields))
+            .build()
+            .unwrap()
+    }
+
+    fn data(kind: &'static str, more: Vec<AdvancedFieldSelector>) -> AdvancedEventSelector {
+        let mut fields = vec![equals("eventCategory", &["Data"]), equals("resources.type", &[kind])];
+        fields.extend(more);
+        advanced(fields)
+    }
+
+    const ALL_LAMBDA: (&str, &str) = ("AWS::Lambda::Function", "arn:aws:lambda");
+
+    fn basic_problems(read_write: ReadWriteType, s3_value: &str, access: ObjectAccess) -> Vec<String> {
+        let selectors = [basic(read_write, &[("AWS::S3::Object", s3_value), ALL_LAMBDA])];
+        problems(TRAIL, true, &selectors, &[], &scope(access))
+    }
+
+    #[test]
+    fn a_logging_trail_with_bucket_and_function_selectors_audits_both_functions() {
+        for value in [
+            "arn:aws:s3",
+            "arn:aws:s3:::",
+            &format!("arn:aws:s3:::{BUCKET}/"),
+            &format!("arn:aws:s3:::{BUCKET}"),
+        ] {
+            for access in [ObjectAccess::Write, ObjectAccess::Read] {
+                assert_eq!(
+                    basic_problems(ReadWriteType::All, value, access),
+                    Vec::<String>::new(),
+                    "{value}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_read_write_type_must_cover_what_the_function_does() {
+        let bucket = format!("arn:aws:s3:::{BUCKET}/");
+        assert!(basic_problems(ReadWriteType::WriteOnly, &bucket, ObjectAccess::Write).is_empty());
+        // Lambda's Invoke is a write, so a read-only selector misses the invocation too.
+        let read_only = basic_problems(ReadWriteType::ReadOnly, &bucket, ObjectAccess::Read);
+        assert_eq!(read_only.len(), 1, "{read_only:?}");
+        assert!(read_only[0].contains("invocations of"), "{read_only:?}");
+        let writes_missed = basic_problems(ReadWriteType::ReadOnly, &bucket, ObjectAccess::Write);
+        assert!(
+            writes_missed[0].contains("object writes") && writes_missed[0].contains("WriteOnly or All"),
+            "{writes_missed:?}"
+        );
+        let reads_missed = basic_problems(ReadWriteType::WriteOnly, &bucket, ObjectAccess::Read);
+        assert!(
+            reads_missed[0].contains("object reads") && reads_missed[0].contains("ReadOnly or All"),
+            "{reads_missed:?}"
+        );
+    }
+
+    #[test]
+    fn another_bucket_a_prefix_of_the_bucket_or_a_prefix_inside_it_does_not_count() {
+        for value in [
+            "arn:aws:s3:::other-bucket/",
+            "arn:aws:s3:::lifeboat-backups",
+            &format!("arn:aws:s3:::{BUCKET}/2026/"),
+            "arn:aws-cn:s3",
+        ] {
+            let found = basic_problems(ReadWriteType::All, value, ObjectAccess::Read);
+            assert_eq!(found.len(), 1, "{value}: {found:?}");
+            assert!(
+                found[0].contains(BUCKET) && found[0].contains(&format!("arn:aws:s3:::{BUCKET}/")),
+                "{found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_function_is_covered_by_its_own_arn_or_all_functions_only() {
+        let bucket = ("AWS::S3::Object", "arn:aws:s3");
+        let with = |lambda: &str| {
+            problems(
+                TRAIL,
+                true,
+                &[basic(ReadWriteType::All, &[bucket, ("AWS::Lambda::Function", lambda)])],
+                &[],
+                &scope(ObjectAccess::Read),
+            )
+        };
+        assert!(with(FUNCTION).is_empty());
+        assert!(with("arn:aws:lambda").is_empty());
+        let other = with("arn:aws:lambda:us-east-1:123456789012:function:lifeboat-backup");
+        assert!(other.len() == 1 && other[0].contains(FUNCTION), "{other:?}");
+
+        // Not run by Lambda: only a selector for every function proves anything.
+        let unknown = Scope {
+            function_arn: None,
+            ..scope(ObjectAccess::Read)
+        };
+        let selectors = [basic(
+            ReadWriteType::All,
+            &[bucket, ("AWS::Lambda::Function", FUNCTION)],
+        )];
+        let found = problems(TRAIL, true, &selectors, &[], &unknown);
+        assert!(found.len() == 1 && found[0].contains("unknown"), "{found:?}");
+        let selectors = [basic(ReadWriteType::All, &[bucket, ALL_LAMBDA])];
+        assert!(problems(TRAIL, true, &selectors, &[], &unknown).is_empty());
+    }
+
+    #[test]
+    fn a_trail_that_is_not_logging_says_how_to_start_it_whatever_its_selectors() {
+        let selectors = [basic(
+            ReadWriteType::All,
+            &[("AWS::S3::Object", "arn:aws:s3"), ALL_LAMBDA],
+        )];
+        let found = problems(TRAIL, false, &selectors, &[], &scope(ObjectAccess::Write));
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].contains("not logging") && found[0].contains(&format!("start-logging --name {TRAIL}")),
+            "{found:?}"
+        );
+        // The trail's default selector: management events only, no data events.
+        let default = [EventSelector::builder()
+            .read_write_type(ReadWriteType::All)
+            .include_management_events(true)
+            .build()];
+        assert_eq!(
+            problems(TRAIL, false, &default, &[], &scope(ObjectAccess::Write)).len(),
+            3
+        );
+    }
+
+    #[test]
+    fn advanced_selectors_count_when_every_field_admits_every_event_of_the_run() {
+        let bucket_prefix: &'static str = "arn:aws:s3:::lifeboat-backups-123456789012-us-east-1/";
+        let s3 = |more: Vec<AdvancedFieldSelector>| data("AWS::S3::Object", more);
+        let lambda = data("AWS::Lambda::Function", vec![]);
+        let check = |s3_selector: AdvancedEventSelector, access: ObjectAccess| {
+            problems(TRAIL, true, &[], &[s3_selector, lambda.clone()], &scope(access))
+        };
+        let starts = |v: &'static str| {
+            field(
+                "resources.ARN",
+                Field {
+                    starts_with: vec![v],
+                    ..Default::default()
+                },
+            )
+        };
+
+        // Every object, the bucket's objects, with or without a readOnly of the right kind.
+        assert!(check(s3(vec![]), ObjectAccess::Write).is_empty());
+        assert!(check(s3(vec![starts(bucket_prefix)]), ObjectAccess::Read).is_empty());
+        assert!(check(s3(vec![starts("arn:aws:s3:::")]), ObjectAccess::Read).is_empty());
+        let writes = equals("readOnly", &["false"]);
+        assert!(check(s3(vec![starts(bucket_prefix), writes.clone()]), ObjectAccess::Write).is_empty());
+        assert_eq!(check(s3(vec![writes]), ObjectAccess::Read).len(), 1);
+        let reads_by_name = equals("eventName", &["GetObject", "HeadObject"]);
+        assert!(check(s3(vec![reads_by_name.clone()]), ObjectAccess::Read).is_empty());
+        assert_eq!(check(s3(vec![reads_by_name]), ObjectAccess::Write).len(), 1);
+
+        // Part of the bucket, one object, a suffix, or an exclusion inside it: not all of it.
+        for narrowing in [
+            starts("arn:aws:s3:::lifeboat-backups-123456789012-us-east-1/2026/"),
+            equals("resources.ARN", &[bucket_prefix]),
+            field(
+                "resources.ARN",
+                Field {
+                    ends_with: vec![".json"],
+                    ..Default::default()
+                },
+            ),
+            field(
+                "resources.ARN",
+                Field {
+                    starts_with: vec!["arn:aws:s3:::"],
+                    not_starts_with: vec!["arn:aws:s3:::lifeboat-backups-123456789012-us-east-1/2026/"],
+                    ..Default::default()
+                },
+            ),
+            equals("userIdentity.arn", &["arn:aws:iam::123456789012:role/someone"]),
+        ] {
+            let found = check(s3(vec![narrowing.clone()]), ObjectAccess::Read);
+            assert_eq!(found.len(), 1, "{narrowing:?} counted as covering");
+        }
+        // Excluding another bucket leaves ours recorded.
+        let elsewhere = field(
+            "resources.ARN",
+            Field {
+                not_starts_with: vec!["arn:aws:s3:::cloudtrail-logs/"],
+                ..Default::default()
+            },
+        );
+        assert!(check(s3(vec![elsewhere]), ObjectAccess::Read).is_empty());
+        // A management-events selector records no data events.
+        let management = advanced(vec![equals("eventCategory", &["Management"])]);
+        assert_eq!(
+            problems(TRAIL, true, &[], &[management], &scope(ObjectAccess::Read)).len(),
+            2
+        );
+    }
+
+    #[test]
+    fn an_advanced_lambda_selector_may_name_the_function_by_equals_or_prefix() {
+        let bucket = data("AWS::S3::Object", vec![]);
+        let check = |arn: AdvancedFieldSelector| {
+            problems(
+                TRAIL,
+                true,
+                &[],
+                &[bucket.clone(), data("AWS::Lambda::Function", vec![arn])],
+                &scope(ObjectAccess::Read),
+            )
+        };
+        assert!(check(equals("resources.ARN", &[FUNCTION])).is_empty());
+        assert!(
+            check(field(
+                "resources.ARN",
+                Field {
+                    starts_with: vec!["arn:aws:lambda:us-east-1:123456789012:function:lifeboat-"],
+                    ..Default::default()
+                }
+            ))
+            .is_empty()
+        );
+        assert_eq!(
+            check(equals(
+                "resources.ARN",
+                &["arn:aws:lambda:us-east-1:123456789012:function:other"]
+            ))
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn the_settings_default_to_required_and_refuse_what_cannot_be_meant() {
+        assert_eq!(
+            AuditConfig::parse(None, None).unwrap(),
+            AuditConfig {
+                trail_arn: None,
+                required: true
+            }
+        );
+        let config = AuditConfig::parse(Some(TRAIL), Some("false")).unwrap();
+        assert_eq!((config.trail_arn.as_deref(), config.required), (Some(TRAIL), false));
+        assert_eq!(AuditConfig::parse(Some(""), Some("true")).unwrap().trail_arn, None);
+        for bad in ["yes", "1", "TRUE", "flase"] {
+            let err = AuditConfig::parse(Some(TRAIL), Some(bad)).unwrap_err();
+            assert!(err.contains(REQUIRED_VAR) && err.contains(bad), "{err}");
+        }
+        for bad in [
+            "lifeboat-audit",
+            "arn:aws:s3:::bucket",
+            "arn:aws:cloudtrail:us-east-1:123:trail/x",
+            "arn:aws:cloudtrail:us-east-1:123456789012:trail/",
+        ] {
+            let err = AuditConfig::parse(Some(bad), None).unwrap_err();
+            assert!(err.contains(TRAIL_ARN_VAR), "{err}");
+        }
+    }
+
+    mod api {
+        use super::*;
+        use aws_sdk_cloudtrail::operation::get_event_selectors::{GetEventSelectorsError, GetEventSelectorsOutput};
+        use aws_sdk_cloudtrail::operation::get_trail_status::{GetTrailStatusError, GetTrailStatusOutput};
+        use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
+        fn audit(rules: &[&Rule]) -> Audit {
+            let client = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, rules);
+            Audit::new(
+                client,
+                AuditConfig {
+                    trail_arn: Some(TRAIL.into()),
+                    required: true,
+                },
+            )
+        }
+
+        fn logging(is_logging: bool) -> Rule {
+            mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+                .match_requests(|r| r.name() == Some(TRAIL))
+                .then_output(move || GetTrailStatusOutput::builder().is_logging(is_logging).build())
+        }
+
+        fn covering() -> Rule {
+            mock!(aws_sdk_cloudtrail::Client::get_event_selectors)
+                .match_requests(|r| r.trail_name() == Some(TRAIL))
+                .then_output(|| {
+                    GetEventSelectorsOutput::builder()
+                        .trail_arn(TRAIL)
+                        .event_selectors(basic(
+                            ReadWriteType::All,
+                            &[("AWS::S3::Object", "arn:aws:s3:::"), ALL_LAMBDA],
+                        ))
+                        .build()
+                })
+        }
+
+        fn denied() -> Rule {
+            mock!(aws_sdk_cloudtrail::Client::get_event_selectors).then_http_response(|| {
+                http::Response::builder()
+                    .status(400)
+                    .header("x-amzn-errortype", "AccessDeniedException")
+                    .body(aws_smithy_types::body::SdkBody::from(
+                        r#"{"message":"not authorized to perform cloudtrail:GetEventSelectors"}"#,
+                    ))
+                    .unwrap()
+                    .try_into()
+                    .unwrap()
+            })
+        }
+
+        #[tokio::test]
+        async fn a_logging_covering_trail_is_a_clean_pass_asked_by_its_arn() {
+            let (status, selectors) = (logging(true), covering());
+            let audit = audit(&[&status, &selectors]);
+            let found = audit.check_required(&scope(ObjectAccess::Read)).await.unwrap();
+            assert_eq!(found, AuditStatus::Audited { trail: TRAIL.into() });
+            assert_eq!((status.num_calls(), selectors.num_calls()), (1, 1));
+            let json = serde_json::to_value(&found).unwrap();
+            assert_eq!(json, serde_json::json!({ "status": "audited", "trail": TRAIL }));
+        }
+
+        #[tokio::test]
+        async fn a_stopped_trail_refuses_a_required_restore_and_names_the_fix() {
+            let (status, selectors) = (logging(false), covering());
+            let err = audit(&[&status, &selectors])
+                .check_required(&scope(ObjectAccess::Read))
+                .await
+                .unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.contains(TRAIL)
+                    && message.contains("start-logging")
+                    && message.contains("LIFEBOAT_AUDIT_REQUIRED=false"),
+                "{message}"
+            );
+            let json = serde_json::to_value(&err.0).unwrap();
+            assert_eq!(json["status"], "not_audited");
+            assert_eq!(json["problems"].as_array().unwrap().len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_missing_trail_fails_the_check_and_says_to_check_the_arn() {
+            let missing = mock!(aws_sdk_cloudtrail::Client::get_trail_status).then_error(|| {
+                GetTrailStatusError::TrailNotFoundException(
+                    aws_sdk_cloudtrail::types::error::TrailNotFoundException::builder()
+                        .message("Unknown trail")
+                        .build(),
+                )
+            });
+            let selectors = mock!(aws_sdk_cloudtrail::Client::get_event_selectors).then_error(|| {
+                GetEventSelectorsError::TrailNotFoundException(
+                    aws_sdk_cloudtrail::types::error::TrailNotFoundException::builder().build(),
+                )
+            });
+            let found = audit(&[&missing, &selectors]).check(&scope(ObjectAccess::Write)).await;
+            let AuditStatus::CheckFailed { trail, reason } = &found else {
+                panic!("{found:?}")
+            };
+            assert_eq!(trail, TRAIL);
+            assert!(
+                reason.contains("no such trail") && reason.contains(TRAIL_ARN_VAR),
+                "{reason}"
+            );
+        }
+
+        #[tokio::test]
+        async fn access_denied_names_the_two_permissions_to_grant() {
+            let (status, denied) = (logging(true), denied());
+            let found = audit(&[&status, &denied]).check(&scope(ObjectAccess::Write)).await;
+            let AuditStatus::CheckFailed { reason, .. } = &found else {
+                panic!("{found:?}")
+            };
+            assert!(
+                reason.contains("cloudtrail:GetTrailStatus")
+                    && reason.contains("cloudtrail:GetEventSelectors")
+                    && reason.contains(TRAIL),
+                "{reason}"
+            );
+            let json = serde_json::to_value(&found).unwrap();
+            assert_eq!(json["status"], "check_failed");
+        }
+
+        #[tokio::test]
+        async fn without_a_trail_nothing_is_called_and_only_a_required_restore_is_refused() {
+            let (status, selectors) = (logging(true), covering());
+            let mut audit = audit(&[&status, &selectors]);
+            audit.config.trail_arn = None;
+            let err = audit.check_required(&scope(ObjectAccess::Read)).await.unwrap_err();
+            assert!(err.to_string().contains(TRAIL_ARN_VAR), "{err}");
+            assert_eq!((status.num_calls(), selectors.num_calls()), (0, 0));
+            audit.config.required = false;
+            let found = audit.check_required(&scope(ObjectAccess::Read)).await.unwrap();
+            assert_eq!(serde_json::to_value(&found).unwrap()["status"], "not_configured");
         }
     }
 }

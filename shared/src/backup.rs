@@ -15,8 +15,9 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::Result;
+use crate::audit::{Audit, ObjectAccess, Scope};
 use crate::cluster::{ClusterAccess, ClusterError};
-use crate::event::BackupRequest;
+use crate::event::{BackupRequest, Invocation};
 use crate::kinds::{KindResolver, ResolvedKind};
 use crate::layout::RunLayout;
 use crate::manifest::{FORMAT_VERSION, Manifest, ManifestEntry, RunError, RunStatus};
@@ -36,6 +37,8 @@ pub struct Backup {
     pub s3: aws_sdk_s3::Client,
     /// The KMS key objects are encrypted with; `None` for the bucket's default.
     pub kms_key_id: Option<String>,
+    /// The audit check whose result each report carries.
+    pub audit: Audit,
     /// Objects per LIST page.
     pub page_size: u32,
     /// Uploads in flight at once.
@@ -47,34 +50,43 @@ pub struct Backup {
 impl Backup {
     /// Defaults that keep a page's worth of uploads busy without overrunning S3's
     /// per-prefix request rate or the Lambda's connection limits.
-    pub fn new(cluster: ClusterAccess, s3: aws_sdk_s3::Client, kms_key_id: Option<String>) -> Self {
+    pub fn new(cluster: ClusterAccess, s3: aws_sdk_s3::Client, kms_key_id: Option<String>, audit: Audit) -> Self {
         Self {
             cluster,
             s3,
             kms_key_id,
+            audit,
             page_size: 500,
             upload_concurrency: 32,
             clock: Utc::now,
         }
     }
 
-    /// Runs one backup with no deadline.
-    pub async fn run(&self, request: &BackupRequest) -> Result<Report> {
-        self.run_until(request, None).await
-    }
-
-    /// Runs one backup that must be committed before `deadline` (the Lambda's). Errors
-    /// are returned only when nothing useful could be stored (the cluster is
+    /// Runs one backup, which must be committed before the invocation's deadline.
+    /// Errors are returned only when nothing useful could be stored (the cluster is
     /// unreachable, a kind is unknown, the bucket refuses writes); failures of single
-    /// tenants and kinds end up in the report.
-    pub async fn run_until(&self, request: &BackupRequest, deadline: Option<DateTime<Utc>>) -> Result<Report> {
+    /// tenants and kinds end up in the report. An unaudited backup still runs: the
+    /// report says so, since a missed backup would cost more than an unaudited one.
+    pub async fn run(&self, request: &BackupRequest, invocation: &Invocation) -> Result<Report> {
         let started_at = (self.clock)();
+        let audit = self
+            .audit
+            .check(&Scope {
+                bucket: &request.bucket,
+                access: ObjectAccess::Write,
+                function_arn: invocation.function_arn.as_deref(),
+            })
+            .await;
+        if !audit.is_audited() {
+            warn!(infrastructure = %request.infrastructure, audit = %audit.explain(), "this backup is not audited");
+        }
         let mut report = Report::new(
             "backup",
             &request.infrastructure,
             &request.cluster,
             &request.bucket,
             started_at,
+            audit,
         );
         if !request.settings.is_enabled {
             report.status = Status::Disabled;
@@ -87,7 +99,7 @@ impl Backup {
 
         // A retry of a scheduled run that already committed must not redo (and so
         // possibly degrade) it; a retry of one that failed or never committed redoes it.
-        if let Some(previous) = read_manifest(&store, &layout).await?
+        if let Some(previous) = committed_manifest(&store, &layout).await?
             && previous.status == RunStatus::Completed
         {
             report.status = Status::AlreadyCompleted;
@@ -108,7 +120,7 @@ impl Backup {
             client: &client,
             entries: BTreeMap::new(),
             report,
-            deadline,
+            deadline: invocation.deadline,
             stopped: false,
         };
         let tenants = run.tenants(request).await?;
@@ -152,10 +164,23 @@ impl Backup {
         // line leaves no manifest and restore never picks it.
         let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest always serialises");
         store.put(&layout.manifest_key(), manifest_bytes).await?;
-        remove_leftovers(&store, &layout, &manifest).await;
+        // Objects an earlier attempt stored but this one did not (deleted in between)
+        // stay in the folder: restore reads only what the manifest lists, so they are
+        // inert, and the backup role may not delete, lest it could destroy backups.
         info!(run = layout.run_path(), objects = manifest.objects.len(), status = ?manifest.status, "backup committed");
         Ok(report.finish((self.clock)()))
     }
+}
+
+/// The manifest an earlier attempt of this run committed, if any. Its key is listed
+/// before it is read: the backup role may list only manifest keys, and S3 answers a GET
+/// of a missing key with 403 rather than 404 to a role that may not list it, which would
+/// make "not committed yet" and "not allowed" look alike.
+async fn committed_manifest(store: &Store, layout: &RunLayout) -> Result<Option<Manifest>> {
+    if !store.exists_listed(&layout.manifest_key()).await? {
+        return Ok(None);
+    }
+    read_manifest(store, layout).await
 }
 
 /// The manifest of a run, if it has one.
@@ -171,27 +196,6 @@ pub async fn read_manifest(store: &Store, layout: &RunLayout) -> Result<Option<M
         },
         Err(StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// A retried run overwrites the same keys; objects that an earlier attempt stored
-/// but this one did not (deleted in between) would be strays in a complete snapshot.
-async fn remove_leftovers(store: &Store, layout: &RunLayout, manifest: &Manifest) {
-    let listed = match store.list_keys(layout.prefix()).await {
-        Ok(keys) => keys,
-        Err(e) => return warn!(error = %e, "could not list the run to remove leftovers of an earlier attempt"),
-    };
-    let kept: std::collections::HashSet<String> = manifest
-        .objects
-        .iter()
-        .map(|o| format!("{}{}", layout.prefix(), o.key))
-        .chain([layout.manifest_key()])
-        .collect();
-    let stray: Vec<String> = listed.into_iter().filter(|k| !kept.contains(k)).collect();
-    if !stray.is_empty()
-        && let Err(e) = store.delete_keys(&stray).await
-    {
-        warn!(error = %e, count = stray.len(), "could not remove leftovers of an earlier attempt");
     }
 }
 

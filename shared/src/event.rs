@@ -31,6 +31,32 @@ impl Defaults {
     }
 }
 
+/// What the Lambda runtime says about one invocation, beside its event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// The function's own ARN, without a version or alias qualifier: the audit trail's
+    /// selectors name functions that way. `None` when not run by Lambda.
+    pub function_arn: Option<String>,
+    /// When Lambda will stop the function; `None` for no deadline.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+impl Invocation {
+    /// From the Lambda context: the invoked ARN and the deadline in milliseconds since
+    /// the epoch. A deadline already past cannot be one (the runtime emulator sends a
+    /// relative value), so the run goes on without it.
+    pub fn from_context(invoked_function_arn: &str, deadline_ms: u64, now: DateTime<Utc>) -> Self {
+        // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+        let parts: Vec<&str> = invoked_function_arn.splitn(8, ':').collect();
+        let function_arn = (parts.len() >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function")
+            .then(|| parts[..7].join(":"));
+        Self {
+            function_arn,
+            deadline: DateTime::from_timestamp_millis(deadline_ms as i64).filter(|d| *d > now),
+        }
+    }
+}
+
 /// The backup event: a scheduled run's input, or an on-demand payload.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -371,6 +397,24 @@ mod tests {
             region: Some("us-east-1".into()),
             bucket: Some("b".into()),
         }
+    }
+
+    #[test]
+    fn an_invocation_names_its_function_without_qualifier_and_ignores_a_past_deadline() {
+        let now = Utc::now();
+        let later = (now + chrono::TimeDelta::minutes(5)).timestamp_millis() as u64;
+        let unqualified = "arn:aws:lambda:us-east-1:123456789012:function:lifeboat-restore";
+        for arn in [
+            unqualified.to_string(),
+            format!("{unqualified}:7"),
+            format!("{unqualified}:live"),
+        ] {
+            let invocation = Invocation::from_context(&arn, later, now);
+            assert_eq!(invocation.function_arn.as_deref(), Some(unqualified), "{arn}");
+            assert!(invocation.deadline.is_some());
+        }
+        let emulated = Invocation::from_context("not an arn", 3_000, now);
+        assert_eq!(emulated, Invocation::default());
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! - [`backup`]: one backup run, streamed page by page.
 //! - [`restore`]: replaying a backup into a cluster.
 //! - [`report`]: the JSON reports both functions return.
-//! - [`audit`]: the audit status each report carries.
+//! - [`audit`]: whether the CloudTrail trail records a run; the status each report carries.
 //! - [`aws`] and [`telemetry`]: the AWS configuration and the JSON logs, set up once per instance.
 
 pub mod audit;
@@ -58,6 +58,11 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] store::StoreError),
 
+    /// Auditing is required and the trail does not record this restore, or could not be
+    /// checked; restore refused before reading the backup or writing to the cluster.
+    #[error(transparent)]
+    NotAudited(#[from] audit::Unaudited),
+
     /// No backup matches what the restore event asks for.
     #[error(
         "no complete backup of infrastructure '{infrastructure}' matches '{backup}' in bucket '{bucket}'; \
@@ -88,6 +93,9 @@ impl Error {
             // A cluster still being created becomes ACTIVE; other describe failures are
             // throttling and outages more often than not.
             Error::Cluster(ClusterError::Eks(EksError::NotActive { .. } | EksError::Describe { .. })) => true,
+            // A refused restore waits for someone to fix the trail or the setting; even a
+            // throttled check is better answered by a person invoking again than by a loop.
+            Error::NotAudited(_) => false,
             _ => false,
         }
     }
@@ -100,6 +108,7 @@ impl Error {
             Error::InvalidSettings(_) => "InvalidSettings",
             Error::Kinds(_) => "UnknownKind",
             Error::BackupNotFound { .. } => "BackupNotFound",
+            Error::NotAudited(_) => "NotAudited",
             Error::Cluster(cluster::ClusterError::Refused { .. }) => "ClusterUnauthorized",
             Error::Cluster(cluster::ClusterError::Eks(_)) => "ClusterNotAvailable",
             Error::Cluster(_) => "ClusterUnreachable",

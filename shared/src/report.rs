@@ -115,13 +115,14 @@ pub struct Report {
 }
 
 impl Report {
-    /// An empty report for a run starting at `started_at`.
+    /// An empty report for a run starting at `started_at`, audited as `audit` says.
     pub fn new(
         function: &'static str,
         infrastructure: &str,
         cluster: &str,
         bucket: &str,
         started_at: DateTime<Utc>,
+        audit: AuditStatus,
     ) -> Self {
         Self {
             function,
@@ -139,7 +140,7 @@ impl Report {
             started_at,
             finished_at: started_at,
             duration_ms: 0,
-            audit: AuditStatus::not_checked(),
+            audit,
         }
     }
 
@@ -206,8 +207,12 @@ pub struct Failure {
 pub fn outcome(function: &str, run: crate::Result<Report>) -> Result<serde_json::Value, Failure> {
     match run {
         Ok(report) => {
+            // Status and infrastructure are fields of their own so that a CloudWatch
+            // metric filter can count successful runs per infrastructure (the
+            // deployment's "no successful backup" alarm reads them).
+            let (status, infrastructure) = (report.status, report.infrastructure.clone());
             let report = serde_json::to_value(&report).expect("a report always serialises");
-            tracing::info!(function, report = %report, "report");
+            tracing::info!(function, infrastructure, status = ?status, report = %report, "report");
             Ok(report)
         }
         Err(e) => {
@@ -237,7 +242,8 @@ mod tests {
 
     #[test]
     fn counts_cover_every_object_while_the_list_is_capped_but_keeps_failures() {
-        let mut r = Report::new("backup", "i", "c", "b", Utc::now());
+        let audit = AuditStatus::Audited { trail: "t".into() };
+        let mut r = Report::new("backup", "i", "c", "b", Utc::now(), audit);
         for n in 0..LISTED_OBJECTS + 10 {
             r.record(object(n, Action::BackedUp));
         }

@@ -9,11 +9,12 @@ use futures::{StreamExt, stream};
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use serde_json::Value;
-use tracing::info;
+use tracing::{info, warn};
 
+use crate::audit::{Audit, ObjectAccess, Scope};
 use crate::backup::read_manifest;
 use crate::cluster::ClusterAccess;
-use crate::event::{BackupSelector, Existing, RestoreRequest};
+use crate::event::{BackupSelector, Existing, Invocation, RestoreRequest};
 use crate::kinds::ResolvedKind;
 use crate::layout::RunLayout;
 use crate::manifest::{Manifest, ManifestEntry};
@@ -63,6 +64,8 @@ pub struct Restore {
     pub cluster: ClusterAccess,
     /// The S3 client.
     pub s3: aws_sdk_s3::Client,
+    /// The audit check that must pass, when required, before anything is read or written.
+    pub audit: Audit,
     /// Objects written at once within one kind.
     pub concurrency: usize,
     /// The clock; tests pass their own.
@@ -71,23 +74,39 @@ pub struct Restore {
 
 impl Restore {
     /// A restore with default concurrency.
-    pub fn new(cluster: ClusterAccess, s3: aws_sdk_s3::Client) -> Self {
+    pub fn new(cluster: ClusterAccess, s3: aws_sdk_s3::Client, audit: Audit) -> Self {
         Self {
             cluster,
             s3,
+            audit,
             concurrency: 16,
             clock: Utc::now,
         }
     }
 
-    /// Runs one restore.
-    pub async fn run(&self, request: &RestoreRequest) -> Result<Report> {
+    /// Runs one restore. When auditing is required, a restore the trail would not record
+    /// is refused first, before a backup object is read (a dry run reads Secrets too) or
+    /// anything is written.
+    pub async fn run(&self, request: &RestoreRequest, invocation: &Invocation) -> Result<Report> {
+        let started_at = (self.clock)();
+        let audit = self
+            .audit
+            .check_required(&Scope {
+                bucket: &request.bucket,
+                access: ObjectAccess::Read,
+                function_arn: invocation.function_arn.as_deref(),
+            })
+            .await?;
+        if !audit.is_audited() {
+            warn!(infrastructure = %request.infrastructure, audit = %audit.explain(), "this restore is not audited; auditing is not required");
+        }
         let mut report = Report::new(
             "restore",
             &request.infrastructure,
             &request.cluster,
             &request.bucket,
-            (self.clock)(),
+            started_at,
+            audit,
         );
         report.dry_run = Some(request.dry_run);
         let store = Store::new(self.s3.clone(), &request.bucket, None);

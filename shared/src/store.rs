@@ -6,7 +6,7 @@
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, Delete, ObjectIdentifier, ServerSideEncryption};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ServerSideEncryption};
 use aws_smithy_types::base64;
 use sha2::{Digest, Sha256};
 
@@ -15,7 +15,7 @@ use crate::layout::{RunLayout, is_run_path};
 /// Why the bucket could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A read, write, list or delete failed.
+    /// A read, write or list failed.
     #[error(
         "S3 {operation} of s3://{bucket}/{key} failed: {detail}; check that the bucket exists in this region \
          and that the function's role may use it and its KMS key"
@@ -138,21 +138,21 @@ impl Store {
         }
     }
 
-    /// Every key under `prefix`, page by page.
-    pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
-        let mut pages = self
+    /// Whether an object exists, found by listing its exact key. Unlike a GET or HEAD,
+    /// this tells "missing" from "not allowed" to a role whose `s3:ListBucket` is limited
+    /// by an `s3:prefix` condition to such keys (the backup role).
+    pub async fn exists_listed(&self, key: &str) -> Result<bool, StoreError> {
+        // The key itself sorts before every longer key it is a prefix of.
+        let page = self
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.failed("ListObjectsV2", prefix, e))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
-        }
-        Ok(keys)
+            .prefix(key)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| self.failed("ListObjectsV2", key, e))?;
+        Ok(page.contents().iter().any(|o| o.key() == Some(key)))
     }
 
     /// The folder names directly under `prefix` (which ends in `/` or is empty).
@@ -179,26 +179,6 @@ impl Store {
             }
         }
         Ok(folders)
-    }
-
-    /// Deletes keys, a thousand per request as S3 allows.
-    pub async fn delete_keys(&self, keys: &[String]) -> Result<(), StoreError> {
-        for chunk in keys.chunks(1000) {
-            let objects = chunk
-                .iter()
-                .map(|k| ObjectIdentifier::builder().key(k).build())
-                .collect::<Result<Vec<_>, _>>();
-            let delete = objects.and_then(|o| Delete::builder().set_objects(Some(o)).quiet(true).build());
-            let delete = delete.map_err(|e| self.failed("DeleteObjects", &chunk[0], e))?;
-            self.client
-                .delete_objects()
-                .bucket(&self.bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| self.failed("DeleteObjects", &chunk[0], e))?;
-        }
-        Ok(())
     }
 
     /// The newest run of `infrastructure` that has a manifest. Walks the date folders

@@ -346,19 +346,26 @@ async fn a_retried_scheduled_run_lands_in_the_same_folder_and_does_not_redo_a_co
 }
 
 #[tokio::test]
-async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_without_strays() {
+async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_and_its_stray_is_neither_listed_nor_restored() {
     let stack = Stack::connect().await;
     let tenant = stack.seed_tenant("died").await;
     let ns = tenant.namespace.as_str();
     let infra = unique("infra");
-    // The earlier attempt stored an object that was deleted before the retry.
-    let stray = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/secrets/deleted-meanwhile.json");
+    // The earlier attempt stored a Secret that was deleted from the cluster before the
+    // retry. The backup role may not delete objects, so it stays in the run's folder.
+    let relative = format!("namespaces/{ns}/secrets/deleted-meanwhile.json");
+    let stray = format!("{RUN}/infra/{infra}/k8s/{relative}");
+    let stray_secret = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": { "name": "deleted-meanwhile", "namespace": ns },
+        "data": { "token": "c3RyYXk=" },
+    });
     stack
         .s3
         .put_object()
         .bucket(&stack.bucket)
         .key(&stray)
-        .body(b"{}".to_vec().into())
+        .body(serde_json::to_vec(&stray_secret).unwrap().into())
         .send()
         .await
         .unwrap();
@@ -367,10 +374,43 @@ async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_without_str
     assert_eq!(report["status"], "Completed", "{report}");
     let keys = stack.keys_under(&format!("{RUN}/infra/{infra}/")).await;
     assert!(
-        !keys.contains(&stray),
-        "a leftover of the earlier attempt stayed in the snapshot"
+        keys.contains(&stray),
+        "the backup deleted an object, which its role may not"
     );
-    assert_eq!(keys.len(), 10);
+    assert_eq!(keys.len(), 11, "the stray beside this run's ten objects: {keys:?}");
+    let manifest: Value =
+        serde_json::from_slice(&stack.read(&format!("{RUN}/infra/{infra}/k8s/manifest.json")).await).unwrap();
+    let listed: Vec<&str> = manifest["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 9, "{listed:?}");
+    assert!(!listed.contains(&relative.as_str()), "the manifest lists the stray");
+
+    // Restore reads what the manifest lists, so the stray does not come back.
+    let target = format!("{ns}-retried");
+    let mut event = stack.restore_event(&infra);
+    event["tenants"] = json!([ns]);
+    event["namespace_mapping"] = json!({ ns: target });
+    let report = stack.report("restore", &event).await;
+    assert_eq!(report["status"], "Completed", "{report}");
+    assert_eq!(count(&report, ns, "Secret", "created"), 5);
+    assert!(
+        !report.to_string().contains("deleted-meanwhile"),
+        "the report names the stray: {report}"
+    );
+    assert!(
+        stack
+            .secrets(&target)
+            .get_opt("deleted-meanwhile")
+            .await
+            .unwrap()
+            .is_none(),
+        "the stray was restored"
+    );
+    assert_eq!(stack.configuration(&target).await, stack.configuration(ns).await);
 }
 
 #[tokio::test]
@@ -436,12 +476,21 @@ async fn a_missing_tenant_is_reported_and_the_others_are_still_backed_up() {
 async fn a_backup_that_reaches_its_deadline_commits_what_it_stored() {
     use lifeboat::backup::{Backup, COMMIT_RESERVE};
     use lifeboat::cluster::ClusterAccess;
-    use lifeboat::event::{BackupRequest, Defaults};
+    use lifeboat::event::{BackupRequest, Defaults, Invocation};
 
     let stack = Stack::connect().await;
     let tenant = stack.seed_tenant("deadline").await;
     let ns = tenant.namespace.as_str();
-    let backup = Backup::new(ClusterAccess::Kubeconfig { path: None }, stack.s3.clone(), None);
+    let backup = Backup::new(
+        ClusterAccess::Kubeconfig { path: None },
+        stack.s3.clone(),
+        None,
+        stack.audit().await,
+    );
+    let until = |deadline| Invocation {
+        function_arn: None,
+        deadline: Some(deadline),
+    };
     let request = |infra: &str| {
         BackupRequest::from_event(
             stack.backup_event(infra, &[ns], TIME),
@@ -454,13 +503,13 @@ async fn a_backup_that_reaches_its_deadline_commits_what_it_stored() {
     // Plenty of time: the whole tenant.
     let roomy = unique("infra");
     let far = chrono::Utc::now() + chrono::TimeDelta::minutes(15);
-    let report = backup.run_until(&request(&roomy), Some(far)).await.unwrap();
+    let report = backup.run(&request(&roomy), &until(far)).await.unwrap();
     assert_eq!(report.status, lifeboat::report::Status::Completed);
 
     // Less time left than committing needs: the run stops listing, yet commits.
     let tight = unique("infra");
     let near = chrono::Utc::now() + COMMIT_RESERVE - chrono::TimeDelta::seconds(1);
-    let report = backup.run_until(&request(&tight), Some(near)).await.unwrap();
+    let report = backup.run(&request(&tight), &until(near)).await.unwrap();
     assert_eq!(report.status, lifeboat::report::Status::PartiallyFailed);
     assert!(report.errors[0].message.contains("deadline"), "{:?}", report.errors);
     let manifest: Value =

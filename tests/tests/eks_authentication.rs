@@ -203,8 +203,15 @@ async fn backup_request(eks: &EksStack, tenant: &str) -> BackupRequest {
 }
 
 async fn run_backup(eks: &EksStack, access: EksAccess, tenant: &str) -> lifeboat::Result<lifeboat::report::Report> {
-    let backup = Backup::new(ClusterAccess::Eks(Box::new(access)), eks.stack.s3.clone(), None);
-    backup.run(&backup_request(eks, tenant).await).await
+    let backup = Backup::new(
+        ClusterAccess::Eks(Box::new(access)),
+        eks.stack.s3.clone(),
+        None,
+        eks.stack.audit().await,
+    );
+    backup
+        .run(&backup_request(eks, tenant).await, &Default::default())
+        .await
 }
 
 #[tokio::test]

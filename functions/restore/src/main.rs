@@ -1,15 +1,21 @@
 //! The restore Lambda function: parse the event, run the restore, return its report.
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use lifeboat::audit::{Audit, AuditConfig};
 use lifeboat::cluster::ClusterAccess;
-use lifeboat::event::{Defaults, RestoreRequest};
+use lifeboat::event::{Defaults, Invocation, RestoreRequest};
 use lifeboat::restore::Restore;
 use serde_json::Value;
 
 async fn handle(event: LambdaEvent<Value>, restore: &Restore, defaults: &Defaults) -> Result<Value, Diagnostic> {
+    let invocation = Invocation::from_context(
+        &event.context.invoked_function_arn,
+        event.context.deadline,
+        (restore.clock)(),
+    );
     let run = async {
         let request = RestoreRequest::from_event(event.payload, defaults)?;
-        restore.run(&request).await
+        restore.run(&request, &invocation).await
     };
     lifeboat::report::outcome("restore", run.await).map_err(|failure| Diagnostic {
         error_type: failure.error_type.into(),
@@ -21,7 +27,8 @@ async fn handle(event: LambdaEvent<Value>, restore: &Restore, defaults: &Default
 async fn main() -> Result<(), lambda_runtime::Error> {
     lifeboat::telemetry::init();
     let aws = lifeboat::aws::load().await;
-    let restore = Restore::new(ClusterAccess::from_env(&aws)?, lifeboat::store::s3_client(&aws));
+    let audit = Audit::new(lifeboat::audit::cloudtrail_client(&aws), AuditConfig::from_env()?);
+    let restore = Restore::new(ClusterAccess::from_env(&aws)?, lifeboat::store::s3_client(&aws), audit);
     let defaults = Defaults::from_env();
     lambda_runtime::run(service_fn(|event| handle(event, &restore, &defaults))).await
 }
