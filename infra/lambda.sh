@@ -74,11 +74,8 @@ start() {
       eks-restore) echo "LIFEBOAT_CLUSTER_ACCESS=eks" && role_credentials "$LIFEBOAT_RESTORE_ROLE_ARN" ;;
     esac
   ) >"$env_file"
-  # Where pip put it: a pyenv shim for a newly installed script appears only after a
-  # rehash, so PATH alone may not find it.
   local cargo_lambda
-  cargo_lambda=$(command -v cargo-lambda ||
-    python3 -c 'import os, sysconfig; print(os.path.join(sysconfig.get_path("scripts"), "cargo-lambda"))')
+  cargo_lambda=$(cargo_lambda_path)
   [[ -x $cargo_lambda ]] || { echo "[lambda] cargo-lambda is not installed: run infra/up.sh" >&2; exit 1; }
   local cmd=("$cargo_lambda" lambda watch --ignore-changes --quiet --invoke-address 127.0.0.1 --invoke-port "$port"
     --env-file "$env_file" --concurrency 4)

@@ -70,3 +70,10 @@ stop_component() {
   fi
   rm -f "$RUN/$name.pid" "$RUN/$name.cmd"
 }
+
+# Where pip put cargo-lambda: a pyenv shim for a newly installed script appears only
+# after a rehash, so PATH alone may not find it.
+cargo_lambda_path() {
+  command -v cargo-lambda ||
+    python3 -c 'import os, sysconfig; print(os.path.join(sysconfig.get_path("scripts"), "cargo-lambda"))'
+}

@@ -43,3 +43,22 @@ export LIFEBOAT_EKS_BACKUP_URL="http://127.0.0.1:$((LAMBDA_PORT + 1))" LIFEBOAT_
 
 echo "== tests"
 cargo test --workspace --no-fail-fast
+
+# The zips the Terraform module deploys, as an operator builds them (for this machine's
+# architecture: the arm64 Rust target cannot be installed here).
+echo "== release zips"
+"$(cargo_lambda_path)" lambda build --release --output-format zip --quiet
+ls -l target/lambda/*/bootstrap.zip
+
+echo "== Terraform module"
+command -v terraform >/dev/null || {
+  echo "terraform is not on PATH; this machine kind comes with Terraform 1.11 and the AWS provider mirror in /opt/tf-plugins" >&2
+  exit 1
+}
+CHECKOV_VENV="$CACHE_DIR/checkov"
+if ! "$CHECKOV_VENV/bin/checkov" --version >/dev/null 2>&1; then
+  # A virtualenv of its own: checkov pins versions that moto's dependencies do not share.
+  python3 -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/pip" install -q --disable-pip-version-check -r "$HERE/checkov-requirements.txt"
+fi
+LIFEBOAT_CHECKOV="$CHECKOV_VENV/bin/checkov" python3 -m unittest discover -s tests/terraform -v

@@ -1,0 +1,89 @@
+variable "primary_region" {
+  description = "The first region with clusters; the trail lives here."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "secondary_region" {
+  description = "The second region with clusters."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "primary_infrastructures" {
+  description = "Infrastructures whose clusters are in the primary region."
+  type = map(object({
+    cluster_name = string
+    tenants      = optional(list(string))
+    role_arn     = optional(string)
+    external_id  = optional(string)
+    settings = object({
+      IsEnabled        = bool
+      IntervalInHours  = string
+      K8sResourceKinds = list(string)
+    })
+  }))
+  default = {
+    prod-us = {
+      cluster_name = "prod-us-eks"
+      settings     = { IsEnabled = true, IntervalInHours = "1", K8sResourceKinds = ["Secret", "ConfigMap"] }
+    }
+  }
+}
+
+variable "secondary_infrastructures" {
+  description = "Infrastructures whose clusters are in the secondary region."
+  type = map(object({
+    cluster_name = string
+    tenants      = optional(list(string))
+    role_arn     = optional(string)
+    external_id  = optional(string)
+    settings = object({
+      IsEnabled        = bool
+      IntervalInHours  = string
+      K8sResourceKinds = list(string)
+    })
+  }))
+  default = {
+    prod-eu = {
+      cluster_name = "prod-eu-eks"
+      settings     = { IsEnabled = true, IntervalInHours = "6", K8sResourceKinds = ["Secret", "ConfigMap"] }
+    }
+  }
+}
+
+variable "backup_function_zip" {
+  description = "The backup function's zip from cargo lambda."
+  type        = string
+  default     = "../../../target/lambda/backup/bootstrap.zip"
+}
+
+variable "restore_function_zip" {
+  description = "The restore function's zip from cargo lambda."
+  type        = string
+  default     = "../../../target/lambda/restore/bootstrap.zip"
+}
+
+variable "architecture" {
+  description = "What the zips were built for: arm64 or x86_64."
+  type        = string
+  default     = "arm64"
+}
+
+variable "manage_eks_access" {
+  description = "Create the EKS access entries for the function roles."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic in the primary region for its alarms, or null."
+  type        = string
+  default     = null
+}
+
+variable "secondary_alarm_sns_topic_arn" {
+  description = "SNS topic in the secondary region for its alarms, or null (alarms notify topics of their own region)."
+  type        = string
+  default     = null
+}

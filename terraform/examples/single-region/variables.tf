@@ -1,0 +1,72 @@
+variable "region" {
+  description = "The region of the clusters, the bucket and the functions."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "infrastructures" {
+  description = "Infrastructures to back up (see the module's variable of the same name)."
+  type = map(object({
+    cluster_name = string
+    tenants      = optional(list(string))
+    role_arn     = optional(string)
+    external_id  = optional(string)
+    settings = object({
+      IsEnabled        = bool
+      IntervalInHours  = string
+      K8sResourceKinds = list(string)
+    })
+  }))
+  default = {
+    prod = {
+      cluster_name = "prod-eks"
+      tenants      = ["duploservices-billing"]
+      settings     = { IsEnabled = true, IntervalInHours = "1", K8sResourceKinds = ["Secret", "ConfigMap"] }
+    }
+  }
+}
+
+variable "backup_function_zip" {
+  description = "The backup function's zip from cargo lambda."
+  type        = string
+  default     = "../../../target/lambda/backup/bootstrap.zip"
+}
+
+variable "restore_function_zip" {
+  description = "The restore function's zip from cargo lambda."
+  type        = string
+  default     = "../../../target/lambda/restore/bootstrap.zip"
+}
+
+variable "architecture" {
+  description = "What the zips were built for: arm64 or x86_64."
+  type        = string
+  default     = "arm64"
+}
+
+variable "manage_eks_access" {
+  description = "Create the EKS access entries for the function roles."
+  type        = bool
+  default     = true
+}
+
+variable "restore_invoker_arns" {
+  description = "Principals allowed to invoke restore."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic for the alarms, or null."
+  type        = string
+  default     = null
+}
+
+variable "object_lock" {
+  description = "Optional Object Lock default retention."
+  type = object({
+    mode = string
+    days = number
+  })
+  default = null
+}

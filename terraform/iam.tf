@@ -1,0 +1,166 @@
+# One role per function, each with only what its function does. Backup writes objects
+# and cannot read or delete them (a compromised backup role cannot destroy backups);
+# restore reads and decrypts and cannot write to S3 at all.
+
+data "aws_iam_policy_document" "lambda_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+# What both functions need to run: their log stream, traces, the dead-letter queue,
+# the trail's status, their clusters' endpoints, and the cross-account roles.
+data "aws_iam_policy_document" "common" {
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = [for g in aws_cloudwatch_log_group.function : "${g.arn}:*"]
+  }
+
+  statement {
+    sid = "Traces"
+    #checkov:skip=CKV_AWS_111:X-Ray's trace APIs take no resource.
+    #checkov:skip=CKV_AWS_356:X-Ray's trace APIs take no resource.
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letter.arn]
+  }
+
+  statement {
+    sid       = "CheckAuditTrail"
+    actions   = ["cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"]
+    resources = [local.trail_arn]
+  }
+
+  dynamic "statement" {
+    for_each = length(local.cluster_arns) > 0 ? [1] : []
+    content {
+      sid       = "DescribeClusters"
+      actions   = ["eks:DescribeCluster"]
+      resources = local.cluster_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.cross_account_roles) > 0 ? [1] : []
+    content {
+      sid       = "ReachClustersInOtherAccounts"
+      actions   = ["sts:AssumeRole"]
+      resources = local.cross_account_roles
+    }
+  }
+}
+
+data "aws_iam_policy_document" "backup" {
+  source_policy_documents = [data.aws_iam_policy_document.common.json]
+
+  statement {
+    sid       = "WriteBackups"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.storage.bucket_arn}/*/infra/*"]
+  }
+
+  # A retried scheduled run reads its own run's manifest (the commit marker) to stay
+  # idempotent; manifests hold names and checksums, no object contents. It lists that
+  # one key first, because without a list right S3 answers a missing key with 403,
+  # which would look the same as a real permission problem.
+  statement {
+    sid       = "ReadManifests"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.storage.bucket_arn}/*/infra/*/k8s/manifest.json"]
+  }
+
+  statement {
+    sid       = "FindManifests"
+    actions   = ["s3:ListBucket"]
+    resources = [module.storage.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["*/infra/*/k8s/manifest.json"]
+    }
+  }
+
+  # SSE-KMS writes need a data key; reading a manifest needs Decrypt. Only through S3,
+  # so the key cannot be used on anything but this bucket's objects.
+  statement {
+    sid       = "EncryptBackups"
+    actions   = ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"]
+    resources = [module.storage.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "restore" {
+  source_policy_documents = [data.aws_iam_policy_document.common.json]
+
+  # Listing finds the newest complete backup (source.backup = "latest").
+  statement {
+    sid       = "ListBackups"
+    actions   = ["s3:ListBucket"]
+    resources = [module.storage.bucket_arn]
+  }
+
+  statement {
+    sid       = "ReadBackups"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.storage.bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "DecryptBackups"
+    actions   = ["kms:Decrypt"]
+    resources = [module.storage.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+# IAM names are global, so role names carry the region: one name_prefix serves every
+# region of a multi-region deployment.
+resource "aws_iam_role" "backup" {
+  name               = "${var.name_prefix}-backup-${local.region}"
+  description        = "lifeboat backup function: reads clusters, writes backups"
+  assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "backup" {
+  name   = "backup"
+  role   = aws_iam_role.backup.id
+  policy = data.aws_iam_policy_document.backup.json
+}
+
+resource "aws_iam_role" "restore" {
+  name               = "${var.name_prefix}-restore-${local.region}"
+  description        = "lifeboat restore function: reads backups, writes clusters"
+  assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "restore" {
+  name   = "restore"
+  role   = aws_iam_role.restore.id
+  policy = data.aws_iam_policy_document.restore.json
+}

@@ -1,0 +1,54 @@
+# lifeboat in one region: the regional backup bucket and its key, the backup and restore
+# functions, a schedule per enabled infrastructure, access to each cluster, alarms, and
+# (unless another region's deployment already has one) the audit trail.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.name
+
+  bucket_name = coalesce(var.bucket_name, "${var.name_prefix}-backups-${local.account}-${local.region}")
+
+  function_names = {
+    backup  = "${var.name_prefix}-backup"
+    restore = "${var.name_prefix}-restore"
+  }
+
+  # Known before the trail exists, so the functions can be told which trail to check
+  # while the trail itself is told which functions to record.
+  trail_arn = var.create_trail ? "arn:${local.partition}:cloudtrail:${local.region}:${local.account}:trail/${var.trail_name}" : var.trail_arn
+
+  enabled_infrastructures = { for name, infra in var.infrastructures : name => infra if infra.settings.IsEnabled }
+
+  cluster_arns        = distinct([for infra in values(var.infrastructures) : "arn:${local.partition}:eks:${local.region}:${local.account}:cluster/${infra.cluster_name}"])
+  cross_account_roles = distinct(compact([for infra in values(var.infrastructures) : infra.role_arn]))
+
+  tags = merge({ "lifeboat:managed-by" = "terraform" }, var.tags)
+}
+
+module "storage" {
+  source = "./modules/storage"
+
+  bucket_name                       = local.bucket_name
+  key_alias                         = "${var.name_prefix}-backups"
+  log_group_prefix                  = "/aws/lambda/${var.name_prefix}-"
+  backup_retention_days             = var.backup_retention_days
+  noncurrent_version_retention_days = var.noncurrent_version_retention_days
+  object_lock                       = var.object_lock
+  kms_deletion_window_days          = var.kms_deletion_window_days
+  tags                              = local.tags
+}
+
+module "trail" {
+  source = "./modules/trail"
+  count  = var.create_trail ? 1 : 0
+
+  name          = var.trail_name
+  bucket_arns   = [module.storage.bucket_arn]
+  function_arns = [for f in aws_lambda_function.this : f.arn]
+  tags          = local.tags
+}

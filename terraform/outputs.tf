@@ -1,0 +1,79 @@
+output "bucket_name" {
+  description = "The regional backup bucket (LIFEBOAT_BUCKET of both functions)."
+  value       = module.storage.bucket_name
+}
+
+output "bucket_arn" {
+  description = "ARN of the backup bucket."
+  value       = module.storage.bucket_arn
+}
+
+output "kms_key_arn" {
+  description = "Key that encrypts backups and the functions' logs."
+  value       = module.storage.kms_key_arn
+}
+
+output "backup_function_name" {
+  description = "Name of the backup function, for on-demand `aws lambda invoke`."
+  value       = aws_lambda_function.this["backup"].function_name
+}
+
+output "backup_function_arn" {
+  description = "ARN of the backup function."
+  value       = aws_lambda_function.this["backup"].arn
+}
+
+output "restore_function_name" {
+  description = "Name of the restore function, for `aws lambda invoke`."
+  value       = aws_lambda_function.this["restore"].function_name
+}
+
+output "restore_function_arn" {
+  description = "ARN of the restore function."
+  value       = aws_lambda_function.this["restore"].arn
+}
+
+output "backup_role_arn" {
+  description = "Role of the backup function; map it in clusters whose access is managed elsewhere."
+  value       = aws_iam_role.backup.arn
+}
+
+output "restore_role_arn" {
+  description = "Role of the restore function; map it in clusters whose access is managed elsewhere."
+  value       = aws_iam_role.restore.arn
+}
+
+output "scheduler_role_arn" {
+  description = "Role the schedules invoke the backup function with."
+  value       = aws_iam_role.scheduler.arn
+}
+
+output "schedule_arns" {
+  description = "Schedule of each enabled infrastructure, by infrastructure."
+  value       = { for name, s in aws_scheduler_schedule.backup : name => s.arn }
+}
+
+output "dead_letter_queue_url" {
+  description = "Queue that receives backup events that failed or could not be delivered."
+  value       = aws_sqs_queue.dead_letter.url
+}
+
+output "dead_letter_queue_arn" {
+  description = "ARN of that queue."
+  value       = aws_sqs_queue.dead_letter.arn
+}
+
+output "log_group_names" {
+  description = "Log group of each function, by function."
+  value       = { for k, g in aws_cloudwatch_log_group.function : k => g.name }
+}
+
+output "trail_arn" {
+  description = "The trail the functions check (created here or passed in)."
+  value       = local.trail_arn
+}
+
+output "trail_log_bucket_name" {
+  description = "Bucket of the trail's log files, when this module created the trail."
+  value       = var.create_trail ? module.trail[0].log_bucket_name : null
+}

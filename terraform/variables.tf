@@ -1,0 +1,354 @@
+variable "name_prefix" {
+  description = "Prefix of every name this module creates (functions, roles, schedules, alarms, the bucket)."
+  type        = string
+  default     = "lifeboat"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,19}$", var.name_prefix))
+    error_message = "name_prefix must be 1 to 20 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "infrastructures" {
+  description = <<-EOT
+    The infrastructures to back up, by name. Each is one EKS cluster in this region with its tenants
+    as namespaces. `settings` is the infrastructure's backup setting, with the same three fields and
+    rules as the functions apply: IsEnabled, IntervalInHours (whole hours, at least 1) and
+    K8sResourceKinds (kind names as Kubernetes spells them). `tenants` limits the backup to those
+    namespaces (all namespaces when unset). `role_arn` and `external_id` name a role the functions
+    assume first, for a cluster in another account. Removing an infrastructure removes its
+    schedule, alarm and access entries, never its backups.
+  EOT
+  type = map(object({
+    cluster_name = string
+    tenants      = optional(list(string))
+    role_arn     = optional(string)
+    external_id  = optional(string)
+    settings = object({
+      IsEnabled        = bool
+      IntervalInHours  = string
+      K8sResourceKinds = list(string)
+    })
+  }))
+
+  validation {
+    condition     = alltrue([for name, _ in var.infrastructures : can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,35}$", name))])
+    error_message = "Infrastructure names must be 1 to 36 letters, digits, '.', '_' or '-', starting with a letter or digit: they name S3 folders and schedules."
+  }
+
+  validation {
+    condition     = alltrue([for infra in values(var.infrastructures) : can(regex("^[0-9]+$", infra.settings.IntervalInHours)) && try(tonumber(infra.settings.IntervalInHours) >= 1, false)])
+    error_message = "IntervalInHours must be a whole number of hours, at least 1, written as an integer (6) or a string of digits (\"6\"); \"1.5\", 0, -1, \"\" and \"abc\" are refused."
+  }
+
+  validation {
+    condition     = alltrue([for infra in values(var.infrastructures) : length(infra.settings.K8sResourceKinds) > 0 && alltrue([for kind in infra.settings.K8sResourceKinds : can(regex("^[A-Z][A-Za-z0-9]*$", kind))])])
+    error_message = "K8sResourceKinds must be a non-empty list of kind names as Kubernetes spells them (\"Secret\", \"ConfigMap\", \"Deployment\")."
+  }
+
+  validation {
+    condition     = alltrue([for infra in values(var.infrastructures) : can(regex("^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$", infra.cluster_name))])
+    error_message = "cluster_name must be an EKS cluster name: 1 to 100 letters, digits, '-' or '_', starting with a letter or digit."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for infra in values(var.infrastructures) : [for tenant in coalesce(infra.tenants, []) : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", tenant))]]))
+    error_message = "tenants must be Kubernetes namespace names: lowercase letters, digits and '-', at most 63 characters."
+  }
+
+  validation {
+    condition     = alltrue([for infra in values(var.infrastructures) : infra.role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", infra.role_arn))])
+    error_message = "role_arn must be the ARN of an IAM role (arn:aws:iam::123456789012:role/NAME)."
+  }
+}
+
+variable "backup_function_zip" {
+  description = "Path of the backup function's zip, as `cargo lambda build --release --arm64 --output-format zip` writes it (target/lambda/backup/bootstrap.zip)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.backup_function_zip, ".zip")
+    error_message = "backup_function_zip must be the path of a .zip built by cargo lambda."
+  }
+}
+
+variable "restore_function_zip" {
+  description = "Path of the restore function's zip (target/lambda/restore/bootstrap.zip)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.restore_function_zip, ".zip")
+    error_message = "restore_function_zip must be the path of a .zip built by cargo lambda."
+  }
+}
+
+variable "architecture" {
+  description = "CPU architecture the zips were built for: arm64 (cargo lambda build --arm64) or x86_64."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be \"arm64\" or \"x86_64\"."
+  }
+}
+
+variable "backup_timeout_seconds" {
+  description = "Timeout of the backup function. A run that nears it commits what it stored as PartiallyFailed."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.backup_timeout_seconds >= 30 && var.backup_timeout_seconds <= 900
+    error_message = "backup_timeout_seconds must be from 30 to 900 (Lambda's limit)."
+  }
+}
+
+variable "restore_timeout_seconds" {
+  description = "Timeout of the restore function."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.restore_timeout_seconds >= 30 && var.restore_timeout_seconds <= 900
+    error_message = "restore_timeout_seconds must be from 30 to 900 (Lambda's limit)."
+  }
+}
+
+variable "backup_memory_mb" {
+  description = "Memory of the backup function, in MB. Lambda gives CPU in proportion to it."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.backup_memory_mb >= 128 && var.backup_memory_mb <= 10240
+    error_message = "backup_memory_mb must be from 128 to 10240."
+  }
+}
+
+variable "restore_memory_mb" {
+  description = "Memory of the restore function, in MB."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.restore_memory_mb >= 128 && var.restore_memory_mb <= 10240
+    error_message = "restore_memory_mb must be from 128 to 10240."
+  }
+}
+
+variable "backup_reserved_concurrency" {
+  description = "Concurrent executions reserved for (and capping) the backup function."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.backup_reserved_concurrency >= 1
+    error_message = "backup_reserved_concurrency must be at least 1."
+  }
+}
+
+variable "restore_reserved_concurrency" {
+  description = "Concurrent executions reserved for (and capping) the restore function. Small on purpose: restores are rare and write to clusters."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.restore_reserved_concurrency >= 1
+    error_message = "restore_reserved_concurrency must be at least 1."
+  }
+}
+
+variable "log_level" {
+  description = "Log filter of the functions (RUST_LOG), e.g. info or lifeboat=debug,info."
+  type        = string
+  default     = "info"
+}
+
+variable "log_retention_days" {
+  description = "How long the functions' CloudWatch log groups keep their logs."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
+}
+
+variable "bucket_name" {
+  description = "Name of the regional backup bucket. Defaults to <name_prefix>-backups-<account>-<region>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name must be a valid S3 bucket name (3 to 63 lowercase letters, digits, '.' or '-')."
+  }
+}
+
+variable "backup_retention_days" {
+  description = "Days a backup is kept before S3 expires it. null keeps backups until someone deletes them."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.backup_retention_days == null || try(var.backup_retention_days >= 1, false)
+    error_message = "backup_retention_days must be at least 1, or null to keep backups forever."
+  }
+}
+
+variable "noncurrent_version_retention_days" {
+  description = "Days an overwritten or deleted version of a backup object is kept (the bucket is versioned)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_version_retention_days >= 1
+    error_message = "noncurrent_version_retention_days must be at least 1."
+  }
+}
+
+variable "object_lock" {
+  description = "Optional S3 Object Lock default retention for backups (WORM). GOVERNANCE lets privileged users lift it; COMPLIANCE lets nobody. Only takes effect on a new bucket."
+  type = object({
+    mode = string
+    days = number
+  })
+  default = null
+
+  validation {
+    condition     = var.object_lock == null || try(contains(["GOVERNANCE", "COMPLIANCE"], var.object_lock.mode) && var.object_lock.days >= 1, false)
+    error_message = "object_lock.mode must be GOVERNANCE or COMPLIANCE, and object_lock.days at least 1."
+  }
+}
+
+variable "kms_deletion_window_days" {
+  description = "Waiting period before a scheduled deletion of the backup key takes effect. Deleting the key makes every backup unreadable."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be from 7 to 30."
+  }
+}
+
+variable "restore_invoker_arns" {
+  description = "IAM principal ARNs allowed to invoke the restore function through its resource policy. Nobody by default."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.restore_invoker_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", arn))])
+    error_message = "restore_invoker_arns must be ARNs of IAM roles or users."
+  }
+}
+
+variable "backup_invoker_arns" {
+  description = "IAM principal ARNs allowed to invoke the backup function on demand. The schedules need no entry here."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.backup_invoker_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", arn))])
+    error_message = "backup_invoker_arns must be ARNs of IAM roles or users."
+  }
+}
+
+variable "schedule_retry_attempts" {
+  description = "How often EventBridge Scheduler retries delivering a backup event that Lambda did not accept."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.schedule_retry_attempts >= 0 && var.schedule_retry_attempts <= 185
+    error_message = "schedule_retry_attempts must be from 0 to 185."
+  }
+}
+
+variable "schedule_max_event_age_seconds" {
+  description = "How long the scheduler keeps retrying a backup event before it goes to the dead-letter queue."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.schedule_max_event_age_seconds >= 60 && var.schedule_max_event_age_seconds <= 86400
+    error_message = "schedule_max_event_age_seconds must be from 60 to 86400."
+  }
+}
+
+variable "function_retry_attempts" {
+  description = "How often Lambda retries a backup that failed (0 to 2). Retries of a scheduled run land in the same place."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.function_retry_attempts >= 0 && var.function_retry_attempts <= 2
+    error_message = "function_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "manage_eks_access" {
+  description = "Create EKS access entries and policy associations for the two function roles on each infrastructure's cluster. Turn off where access is managed elsewhere (or for clusters in other accounts, which are skipped anyway)."
+  type        = bool
+  default     = true
+}
+
+variable "backup_access_policy_arn" {
+  description = "EKS access policy for the backup role: read-only, Secrets included."
+  type        = string
+  default     = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
+}
+
+variable "restore_access_policy_arn" {
+  description = "EKS access policy for the restore role. The edit policy writes namespaced objects; restoring Namespaces or CRDs needs AmazonEKSClusterAdminPolicy."
+  type        = string
+  default     = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+}
+
+variable "create_trail" {
+  description = "Create the CloudTrail trail that records this region's backup bucket and functions. Turn off when one trail covers several regions (see examples/multi-region) and pass trail_arn."
+  type        = bool
+  default     = true
+}
+
+variable "trail_name" {
+  description = "Name of the trail this module creates when create_trail is true."
+  type        = string
+  default     = "lifeboat-audit"
+}
+
+variable "trail_arn" {
+  description = "ARN of an existing trail the functions check, when create_trail is false."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.trail_arn == null || can(regex("^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:trail/.+$", var.trail_arn))
+    error_message = "trail_arn must be a CloudTrail trail ARN."
+  }
+
+  validation {
+    condition     = var.create_trail || var.trail_arn != null
+    error_message = "Set trail_arn when create_trail is false: the functions report against it and restore refuses to run unaudited."
+  }
+}
+
+variable "audit_required" {
+  description = "Restore refuses to run unless the trail is logging and covers the bucket and the function."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic the alarms notify (function errors, an infrastructure without a successful backup). No notification when null; the alarms still show in CloudWatch."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,526 @@
+"""The Terraform module, deployed for real into the AWS emulator.
+
+Every test here runs Terraform itself against moto in server mode (emulator.py): the
+module and both examples are formatted and valid, checkov finds no failed check, the
+single-region example applies, and what it created is read back through the AWS API.
+
+Run by infra/test.sh after the release zips are built. Needs terraform on PATH, the AWS
+provider in the filesystem mirror (LIFEBOAT_TF_MIRROR, default /opt/tf-plugins) and
+checkov (LIFEBOAT_CHECKOV). Run alone with:
+    python3 -m unittest discover -s tests/terraform -v
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+import boto3
+
+import emulator
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = ROOT / "terraform"
+REGION = "us-east-1"
+SECONDARY = "eu-west-1"
+ACCOUNT = "123456789012"
+ZIPS = {
+    "backup": Path(os.environ.get("LIFEBOAT_BACKUP_ZIP", ROOT / "target/lambda/backup/bootstrap.zip")),
+    "restore": Path(os.environ.get("LIFEBOAT_RESTORE_ZIP", ROOT / "target/lambda/restore/bootstrap.zip")),
+}
+SERVICES = [
+    "cloudtrail", "cloudwatch", "cloudwatchlogs", "eks", "iam", "kms", "lambda",
+    "s3", "scheduler", "sns", "sqs", "sts",
+]
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli_config(directory: Path) -> Path:
+    """Terraform finds the AWS provider in the local mirror and nowhere else."""
+    mirror = os.environ.get("LIFEBOAT_TF_MIRROR", "/opt/tf-plugins")
+    path = directory / "terraformrc"
+    path.write_text(
+        'provider_installation {\n'
+        f'  filesystem_mirror {{\n    path = "{mirror}"\n    include = ["registry.terraform.io/hashicorp/*"]\n  }}\n'
+        '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n'
+    )
+    return path
+
+
+class Terraform:
+    """Terraform in a copy of terraform/, so nothing it writes lands in the repository."""
+
+    def __init__(self, example: str, endpoint: str | None = None):
+        self.tmp = Path(tempfile.mkdtemp(prefix="lifeboat-tf-"))
+        shutil.copytree(MODULE, self.tmp / "terraform", ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+        self.dir = self.tmp / "terraform" / example
+        self.env = dict(os.environ, TF_CLI_CONFIG_FILE=str(cli_config(self.tmp)), TF_IN_AUTOMATION="1",
+                        TF_INPUT="0", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+        self.env.pop("AWS_ENDPOINT_URL", None)
+        if endpoint:
+            self.point_providers_at(endpoint)
+
+    def point_providers_at(self, endpoint: str):
+        """An override file sends every provider of the configuration to the emulator."""
+        endpoints = "\n".join(f'    {s} = "{endpoint}"' for s in SERVICES)
+        body = (
+            '  skip_credentials_validation = true\n  skip_metadata_api_check = true\n'
+            f'  s3_use_path_style = true\n  endpoints {{\n{endpoints}\n  }}\n'
+        )
+        aliases = [None] + (["secondary"] if "multi-region" in str(self.dir) else [])
+        blocks = [f'provider "aws" {{\n' + (f'  alias = "{a}"\n' if a else "") + body + "}\n" for a in aliases]
+        (self.dir / "emulator_override.tf").write_text("\n".join(blocks))
+
+    def run(self, *args, check=True) -> subprocess.CompletedProcess:
+        done = subprocess.run(["terraform", *args, "-no-color"], cwd=self.dir, env=self.env,
+                              capture_output=True, text=True, timeout=900)
+        if check and done.returncode != 0:
+            raise AssertionError(f"terraform {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+        return done
+
+    def tfvars(self, values: dict) -> str:
+        path = self.dir / "test.tfvars.json"
+        path.write_text(json.dumps(values))
+        return f"-var-file={path}"
+
+    def close(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def zips_or_fail():
+    missing = [str(p) for p in ZIPS.values() if not p.is_file()]
+    if missing:
+        raise AssertionError(f"the function zips are missing ({', '.join(missing)}); build them with "
+                             "`cargo lambda build --release --output-format zip` (infra/test.sh does)")
+
+
+def infrastructures(**overrides):
+    value = {
+        "prod": {"cluster_name": "prod-eks", "tenants": ["duploservices-billing"],
+                 "settings": {"IsEnabled": True, "IntervalInHours": "1", "K8sResourceKinds": ["Secret", "ConfigMap"]}},
+        "staging": {"cluster_name": "staging-eks",
+                    "settings": {"IsEnabled": True, "IntervalInHours": 6, "K8sResourceKinds": ["Secret"]}},
+        "dev": {"cluster_name": "dev-eks",
+                "settings": {"IsEnabled": False, "IntervalInHours": "1", "K8sResourceKinds": ["ConfigMap"]}},
+    }
+    value.update(overrides)
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def example_vars(**overrides):
+    values = {
+        "region": REGION,
+        "infrastructures": infrastructures(),
+        "backup_function_zip": str(ZIPS["backup"]),
+        "restore_function_zip": str(ZIPS["restore"]),
+        # What this machine can build; arm64 stays the module's default.
+        "architecture": "x86_64",
+        # The emulator serves no EKS access entries; the plan test below covers them.
+        "manage_eks_access": False,
+    }
+    values.update(overrides)
+    return values
+
+
+class Emulated(unittest.TestCase):
+    """Starts an emulator of its own for the class."""
+
+    @classmethod
+    def setUpClass(cls):
+        zips_or_fail()
+        port = free_port()
+        cls.server = emulator.start(port)
+        cls.endpoint = f"http://127.0.0.1:{port}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    @classmethod
+    def aws(cls, service, region=REGION):
+        return boto3.client(service, region_name=region, endpoint_url=cls.endpoint,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+class TheConfigurationIsClean(unittest.TestCase):
+    def test_the_module_and_examples_are_formatted(self):
+        done = subprocess.run(["terraform", "fmt", "-check", "-recursive", "-diff", "-no-color"], cwd=MODULE,
+                              capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, f"run `terraform fmt -recursive terraform/`:\n{done.stdout}")
+
+    def test_the_module_its_submodules_and_examples_validate(self):
+        for directory in [".", "modules/storage", "modules/trail", "examples/single-region", "examples/multi-region"]:
+            with self.subTest(directory=directory):
+                tf = Terraform(directory)
+                try:
+                    tf.run("init", "-backend=false")
+                    self.assertIn("The configuration is valid", tf.run("validate").stdout)
+                finally:
+                    tf.close()
+
+    def test_the_module_readme_lists_every_variable_and_output(self):
+        readme = (MODULE / "README.md").read_text()
+        for kind, path in [("variable", "variables.tf"), ("output", "outputs.tf")]:
+            names = re.findall(rf'^{kind} "([^"]+)"', (MODULE / path).read_text(), re.M)
+            self.assertGreater(len(names), 5)
+            for name in names:
+                with self.subTest(**{kind: name}):
+                    self.assertIn(f"| `{name}` |", readme, f"terraform/README.md does not list the {kind} {name}")
+
+    def test_checkov_finds_no_failed_check(self):
+        checkov = os.environ.get("LIFEBOAT_CHECKOV", "checkov")
+        done = subprocess.run([checkov, "--directory", str(MODULE), "--framework", "terraform", "--compact",
+                               "--skip-download", "--output", "json"],
+                              capture_output=True, text=True, timeout=900)
+        reports = json.loads(done.stdout) if done.stdout.strip() else []
+        reports = reports if isinstance(reports, list) else [reports]
+        failed = [f"{c['check_id']} {c['resource']} ({c['file_path']}:{c['file_line_range'][0]})"
+                  for r in reports for c in r.get("results", {}).get("failed_checks", [])]
+        self.assertEqual(done.returncode, 0 if not failed else done.returncode, done.stderr[-2000:])
+        self.assertEqual(failed, [], "checkov failed checks; fix them or skip inline with the reason")
+        passed = sum(len(r.get("results", {}).get("passed_checks", [])) for r in reports)
+        self.assertGreater(passed, 50, "checkov ran too few checks to have read the module")
+
+
+class IntervalRulesAreCheckedByTerraform(Emulated):
+    """The same rules as the functions apply, refused at plan time."""
+
+    def test_every_bad_interval_and_kind_list_is_refused_with_the_rule(self):
+        tf = Terraform("examples/single-region", self.endpoint)
+        try:
+            tf.run("init")
+            cases = {
+                '"1.5"': ("1.5", ["Secret"]), "1.5": (1.5, ["Secret"]), "0": (0, ["Secret"]),
+                "-1": (-1, ["Secret"]), '""': ("", ["Secret"]), '"abc"': ("abc", ["Secret"]),
+                "no kinds": ("1", []), "lowercase kind": ("1", ["secret"]),
+            }
+            for label, (interval, kinds) in cases.items():
+                with self.subTest(case=label):
+                    bad = {"cluster_name": "x", "settings": {"IsEnabled": True, "IntervalInHours": interval,
+                                                             "K8sResourceKinds": kinds}}
+                    done = tf.run("plan", tf.tfvars(example_vars(infrastructures={"bad": bad})), check=False)
+                    self.assertNotEqual(done.returncode, 0, f"{label} was accepted")
+                    field = "IntervalInHours" if kinds and kinds != ["secret"] else "K8sResourceKinds"
+                    self.assertIn(f"{field} must be", " ".join(done.stderr.split()))
+            good = {"cluster_name": "x", "settings": {"IsEnabled": True, "IntervalInHours": 12,
+                                                      "K8sResourceKinds": ["Secret"]}}
+            tf.run("plan", tf.tfvars(example_vars(infrastructures={"good": good})))
+        finally:
+            tf.close()
+
+
+class PlansCoverWhatTheEmulatorCannotServe(Emulated):
+    def plan(self, example, values):
+        tf = Terraform(example, self.endpoint)
+        try:
+            tf.run("init")
+            tf.run("plan", "-out=plan.out", tf.tfvars(values))
+            return json.loads(tf.run("show", "-json", "plan.out").stdout)
+        finally:
+            tf.close()
+
+    def test_each_cluster_gets_read_access_for_backup_and_write_access_for_restore(self):
+        plan = self.plan("examples/single-region", example_vars(manage_eks_access=True))
+        changes = [c for c in plan["resource_changes"] if c["type"].startswith("aws_eks_access")]
+        # Keyed "<infrastructure>/<function>"; the role ARNs are not known before apply.
+        policies = {(c["index"], c["change"]["after"]["cluster_name"]): c["change"]["after"]["policy_arn"]
+                    for c in changes if c["type"] == "aws_eks_access_policy_association"}
+        view = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
+        edit = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+        expected = {}
+        for infra in ["prod", "staging", "dev"]:
+            expected[(f"{infra}/backup", f"{infra}-eks")] = view
+            expected[(f"{infra}/restore", f"{infra}-eks")] = edit
+        self.assertEqual(policies, expected)
+        scopes = {c["change"]["after"]["access_scope"][0]["type"] for c in changes
+                  if c["type"] == "aws_eks_access_policy_association"}
+        self.assertEqual(scopes, {"cluster"})
+        entries = sorted(c["index"] for c in changes if c["type"] == "aws_eks_access_entry")
+        self.assertEqual(entries, sorted(index for index, _ in expected))
+
+    def test_both_functions_send_failed_invocations_to_the_dead_letter_queue(self):
+        # moto keeps no DeadLetterConfig on a function, so the plan's configuration shows it.
+        plan = self.plan("examples/single-region", example_vars())
+        module = plan["configuration"]["root_module"]["module_calls"]["lifeboat"]["module"]
+        function = next(r for r in module["resources"] if r["address"] == "aws_lambda_function.this")
+        target = function["expressions"]["dead_letter_config"][0]["target_arn"]["references"]
+        self.assertIn("aws_sqs_queue.dead_letter.arn", target)
+        created = [c["index"] for c in plan["resource_changes"] if c["type"] == "aws_lambda_function"]
+        self.assertEqual(sorted(created), ["backup", "restore"])
+
+    def test_the_multi_region_example_has_a_bucket_and_functions_per_region_and_one_trail(self):
+        per_region = {"cluster_name": "c", "settings": {"IsEnabled": True, "IntervalInHours": "2",
+                                                        "K8sResourceKinds": ["Secret"]}}
+        plan = self.plan("examples/multi-region", {
+            "primary_infrastructures": {"us": per_region}, "secondary_infrastructures": {"eu": per_region},
+            "backup_function_zip": str(ZIPS["backup"]), "restore_function_zip": str(ZIPS["restore"]),
+            "architecture": "x86_64", "manage_eks_access": False,
+        })
+        kinds = {}
+        for change in plan["resource_changes"]:
+            kinds.setdefault(change["type"], []).append(change["address"])
+        self.assertEqual(len(kinds["aws_cloudtrail"]), 1)
+        buckets = [a for a in kinds["aws_s3_bucket"] if "module.storage" in a]
+        self.assertEqual(len(buckets), 2)
+        self.assertEqual(len(kinds["aws_lambda_function"]), 4)
+        self.assertEqual(len(kinds["aws_scheduler_schedule"]), 2)
+        trail = next(c["change"]["after"] for c in plan["resource_changes"] if c["type"] == "aws_cloudtrail")
+        self.assertTrue(trail["is_multi_region_trail"])
+        self.assertTrue(trail["enable_log_file_validation"])
+        names = [c["change"]["after"]["function_name"] for c in plan["resource_changes"]
+                 if c["type"] == "aws_lambda_function"]
+        self.assertEqual(sorted(names), ["lifeboat-backup", "lifeboat-backup", "lifeboat-restore", "lifeboat-restore"])
+
+
+class TheSingleRegionExampleDeploys(Emulated):
+    """One apply; every test reads back a part of what it created."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tf = Terraform("examples/single-region", cls.endpoint)
+        cls.tf.run("init")
+        cls.tf.run("apply", "-auto-approve", cls.tf.tfvars(example_vars()))
+        cls.outputs = {k: v["value"] for k, v in json.loads(cls.tf.run("output", "-json").stdout).items()}
+        cls.bucket = cls.outputs["bucket_name"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tf.close()
+        super().tearDownClass()
+
+    def function(self, name):
+        return self.aws("lambda").get_function(FunctionName=f"lifeboat-{name}")
+
+    def role_policy(self, role):
+        iam = self.aws("iam")
+        names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+        self.assertEqual(iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"], [])
+        statements = []
+        for name in names:
+            doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+            doc = json.loads(doc) if isinstance(doc, str) else doc
+            statements += doc["Statement"]
+        return statements
+
+    def grants(self, statements, action):
+        """Resources a policy allows `action` on."""
+        found = []
+        for s in statements:
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            if s["Effect"] == "Allow" and action in actions:
+                found += s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        return sorted(found)
+
+    def test_the_bucket_is_named_for_account_and_region_and_encrypted_with_a_rotating_key(self):
+        self.assertEqual(self.bucket, f"lifeboat-backups-{ACCOUNT}-{REGION}")
+        s3, kms = self.aws("s3"), self.aws("kms")
+        rule = s3.get_bucket_encryption(Bucket=self.bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        self.assertEqual(rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"], "aws:kms")
+        key = rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+        self.assertTrue(rule["BucketKeyEnabled"])
+        metadata = kms.describe_key(KeyId=key)["KeyMetadata"]
+        self.assertEqual(metadata["KeyManager"], "CUSTOMER")
+        self.assertTrue(kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"])
+
+    def test_the_bucket_is_versioned_private_and_expires_old_backups(self):
+        s3 = self.aws("s3")
+        self.assertEqual(s3.get_bucket_versioning(Bucket=self.bucket)["Status"], "Enabled")
+        block = s3.get_public_access_block(Bucket=self.bucket)["PublicAccessBlockConfiguration"]
+        self.assertEqual(set(block.values()), {True})
+        self.assertEqual(len(block), 4)
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
+        self.assertEqual(len(rules), 1)
+        self.assertEqual(rules[0]["Expiration"]["Days"], 90)
+        self.assertEqual(rules[0]["NoncurrentVersionExpiration"]["NoncurrentDays"], 30)
+
+    def test_the_bucket_policy_denies_plain_http_and_unencrypted_writes(self):
+        policy = json.loads(self.aws("s3").get_bucket_policy(Bucket=self.bucket)["Policy"])
+        by_sid = {s["Sid"]: s for s in policy["Statement"]}
+        insecure = by_sid["DenyInsecureTransport"]
+        self.assertEqual((insecure["Effect"], insecure["Condition"]), ("Deny", {"Bool": {"aws:SecureTransport": "false"}}))
+        unencrypted = by_sid["DenyWritesWithoutKmsEncryption"]
+        self.assertEqual(unencrypted["Effect"], "Deny")
+        self.assertEqual(unencrypted["Condition"], {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}})
+
+    def test_both_functions_run_the_cargo_lambda_zip_on_provided_al2023(self):
+        for name in ["backup", "restore"]:
+            with self.subTest(function=name):
+                config = self.function(name)["Configuration"]
+                self.assertEqual((config["Runtime"], config["Handler"]), ("provided.al2023", "bootstrap"))
+                self.assertEqual(config["Architectures"], ["x86_64"])
+                self.assertEqual(config["MemorySize"], 512)
+                self.assertEqual(config["Timeout"], 300 if name == "backup" else 900)
+                env = config["Environment"]["Variables"]
+                self.assertEqual(env["LIFEBOAT_BUCKET"], self.bucket)
+                self.assertEqual(env["LIFEBOAT_TRAIL_ARN"], f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/lifeboat-audit")
+                self.assertEqual(env["LIFEBOAT_AUDIT_REQUIRED"], "true")
+                self.assertTrue(env["LIFEBOAT_KMS_KEY_ID"].startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/"))
+
+    def test_a_failed_backup_is_retried_twice_by_lambda(self):
+        retries = self.aws("lambda").get_function_event_invoke_config(FunctionName="lifeboat-backup")
+        self.assertEqual(retries["MaximumRetryAttempts"], 2)
+        retries = self.aws("lambda").get_function_event_invoke_config(FunctionName="lifeboat-restore")
+        self.assertEqual(retries["MaximumRetryAttempts"], 0)
+        self.aws("sqs").get_queue_url(QueueName="lifeboat-dead-letter")
+
+    def test_each_log_group_keeps_a_year_encrypted_with_the_key(self):
+        logs = self.aws("logs")
+        for name in ["backup", "restore"]:
+            with self.subTest(function=name):
+                group = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/lifeboat-{name}")["logGroups"][0]
+                self.assertEqual(group["retentionInDays"], 365)
+                self.assertTrue(group["kmsKeyId"].startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/"))
+
+    def test_backup_may_write_backups_but_not_read_list_or_delete_them(self):
+        statements = self.role_policy(f"lifeboat-backup-{REGION}")
+        bucket_arn = f"arn:aws:s3:::{self.bucket}"
+        self.assertEqual(self.grants(statements, "s3:PutObject"), [f"{bucket_arn}/*/infra/*"])
+        self.assertEqual(self.grants(statements, "s3:GetObject"), [f"{bucket_arn}/*/infra/*/k8s/manifest.json"])
+        listing = [s for s in statements if "s3:ListBucket" in s["Action"]]
+        self.assertEqual(len(listing), 1)
+        self.assertEqual(listing[0]["Condition"], {"StringLike": {"s3:prefix": "*/infra/*/k8s/manifest.json"}})
+        self.assertEqual(self.grants(statements, "s3:DeleteObject"), [])
+        self.assertNotIn("kms:Decrypt", [a for s in statements if "Condition" not in s for a in s["Action"]])
+        self.assertEqual(sorted(self.grants(statements, "eks:DescribeCluster")),
+                         sorted(f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{c}" for c in ["prod-eks", "staging-eks", "dev-eks"]))
+        trail = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/lifeboat-audit"
+        self.assertEqual(self.grants(statements, "cloudtrail:GetTrailStatus"), [trail])
+
+    def test_restore_may_read_and_decrypt_backups_and_write_nothing_to_s3(self):
+        statements = self.role_policy(f"lifeboat-restore-{REGION}")
+        bucket_arn = f"arn:aws:s3:::{self.bucket}"
+        self.assertEqual(self.grants(statements, "s3:GetObject"), [f"{bucket_arn}/*"])
+        self.assertEqual(self.grants(statements, "s3:ListBucket"), [bucket_arn])
+        self.assertEqual(len(self.grants(statements, "kms:Decrypt")), 1)
+        s3_actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+                      if a.startswith("s3:")}
+        self.assertEqual(s3_actions, {"s3:GetObject", "s3:ListBucket"})
+        self.assertEqual(self.grants(statements, "kms:GenerateDataKey"), [])
+
+    def test_nobody_may_invoke_restore_by_default(self):
+        lam = self.aws("lambda")
+        try:
+            policy = json.loads(lam.get_policy(FunctionName="lifeboat-restore")["Policy"])
+            self.assertEqual(policy.get("Statement", []), [])
+        except lam.exceptions.ResourceNotFoundException:
+            pass
+
+    def test_each_enabled_infrastructure_has_a_schedule_with_its_rate_and_backup_event(self):
+        scheduler = self.aws("scheduler")
+        names = sorted(s["Name"] for s in scheduler.list_schedules()["Schedules"])
+        self.assertEqual(names, ["lifeboat-backup-prod", "lifeboat-backup-staging"])
+        backup_arn = self.function("backup")["Configuration"]["FunctionArn"]
+        expected = {
+            "prod": ("rate(1 hour)", {"infrastructure": "prod", "cluster": "prod-eks", "region": REGION,
+                                      "bucket": self.bucket, "tenants": ["duploservices-billing"],
+                                      "settings": {"IsEnabled": True, "IntervalInHours": "1",
+                                                   "K8sResourceKinds": ["Secret", "ConfigMap"]},
+                                      "scheduled_time": SCHEDULED_TIME}),
+            "staging": ("rate(6 hours)", {"infrastructure": "staging", "cluster": "staging-eks", "region": REGION,
+                                          "bucket": self.bucket,
+                                          "settings": {"IsEnabled": True, "IntervalInHours": "6",
+                                                       "K8sResourceKinds": ["Secret"]},
+                                          "scheduled_time": SCHEDULED_TIME}),
+        }
+        for infra, (rate, event) in expected.items():
+            with self.subTest(infrastructure=infra):
+                schedule = scheduler.get_schedule(Name=f"lifeboat-backup-{infra}")
+                self.assertEqual(schedule["ScheduleExpression"], rate)
+                target = schedule["Target"]
+                self.assertEqual(target["Arn"], backup_arn)
+                self.assertEqual(json.loads(target["Input"]), event)
+                # Written literally, or the scheduler would not fill it in.
+                self.assertIn(f'"{SCHEDULED_TIME}"', target["Input"])
+                self.assertEqual(target["RetryPolicy"], {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 3})
+                self.assertTrue(target["DeadLetterConfig"]["Arn"].endswith(":lifeboat-dead-letter"))
+                self.assertEqual(target["RoleArn"], f"arn:aws:iam::{ACCOUNT}:role/lifeboat-scheduler-{REGION}")
+
+    def test_the_schedules_role_may_only_invoke_backup(self):
+        statements = self.role_policy(f"lifeboat-scheduler-{REGION}")
+        backup_arn = self.function("backup")["Configuration"]["FunctionArn"]
+        self.assertEqual(self.grants(statements, "lambda:InvokeFunction"), [backup_arn])
+        actions = sorted(a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
+        self.assertEqual(actions, ["lambda:InvokeFunction", "sqs:SendMessage"])
+
+    def test_the_trail_is_multi_region_validated_encrypted_logging_and_records_the_bucket_and_functions(self):
+        cloudtrail = self.aws("cloudtrail")
+        trail = cloudtrail.get_trail(Name="lifeboat-audit")["Trail"]
+        self.assertTrue(trail["IsMultiRegionTrail"])
+        self.assertTrue(trail["LogFileValidationEnabled"])
+        self.assertTrue(trail["KmsKeyId"].startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/"))
+        self.assertNotEqual(trail["S3BucketName"], self.bucket)
+        self.assertTrue(cloudtrail.get_trail_status(Name=trail["TrailARN"])["IsLogging"])
+        selectors = cloudtrail.get_event_selectors(TrailName=trail["TrailARN"])["EventSelectors"]
+        data = {d["Type"]: d["Values"] for s in selectors for d in s["DataResources"]}
+        self.assertEqual(data["AWS::S3::Object"], [f"arn:aws:s3:::{self.bucket}/"])
+        functions = sorted(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:lifeboat-{n}" for n in ["backup", "restore"])
+        self.assertEqual(sorted(data["AWS::Lambda::Function"]), functions)
+        self.assertEqual({s["ReadWriteType"] for s in selectors}, {"All"})
+
+    def test_alarms_watch_function_errors_and_each_enabled_infrastructure_for_a_missing_backup(self):
+        alarms = {a["AlarmName"]: a for a in self.aws("cloudwatch").describe_alarms()["MetricAlarms"]}
+        self.assertEqual(sorted(alarms), ["lifeboat-backup-errors", "lifeboat-no-backup-prod",
+                                          "lifeboat-no-backup-staging", "lifeboat-restore-errors"])
+        self.assertEqual(alarms["lifeboat-no-backup-prod"]["Period"], 3600)
+        self.assertEqual(alarms["lifeboat-no-backup-staging"]["Period"], 6 * 3600)
+        self.assertEqual(alarms["lifeboat-no-backup-staging"]["TreatMissingData"], "breaching")
+        filters = self.aws("logs").describe_metric_filters(logGroupName="/aws/lambda/lifeboat-backup")["metricFilters"]
+        self.assertEqual(filters[0]["metricTransformations"][0]["metricName"], "SuccessfulBackups")
+
+
+class BackupsOutliveTheDeployment(Emulated):
+    """Removing an infrastructure, and destroying the deployment, never deletes a backup."""
+
+    def test_removing_an_infrastructure_or_destroying_everything_keeps_every_backup(self):
+        tf = Terraform("examples/single-region", self.endpoint)
+        try:
+            tf.run("init")
+            tf.run("apply", "-auto-approve", tf.tfvars(example_vars()))
+            bucket = json.loads(tf.run("output", "-json").stdout)["bucket_name"]["value"]
+            key_arn = self.aws("s3").get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+                "Rules"][0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+            backups = [f"2026/11/22/130000/infra/{i}/k8s/manifest.json" for i in ["prod", "staging"]]
+            for key in backups:
+                emulator.put_backup(ACCOUNT, bucket, key, b"{}", key_arn)
+
+            tf.run("apply", "-auto-approve", tf.tfvars(example_vars(infrastructures=infrastructures(staging=None))))
+            names = [s["Name"] for s in self.aws("scheduler").list_schedules()["Schedules"]]
+            self.assertEqual(names, ["lifeboat-backup-prod"])
+            self.assert_kept(bucket, backups, key_arn)
+
+            refused = tf.run("destroy", "-auto-approve", tf.tfvars(example_vars()), check=False)
+            self.assertNotEqual(refused.returncode, 0, "destroy went ahead over the backups")
+            self.assertIn("prevent_destroy", " ".join(refused.stderr.split()))
+            self.assert_kept(bucket, backups, key_arn)
+            self.assertEqual(len(self.aws("lambda").list_functions()["Functions"]), 2,
+                             "a refused destroy removed something")
+
+            # The uninstall the README describes: let go of the storage, destroy the rest.
+            tf.run("state", "rm", "module.lifeboat.module.storage")
+            tf.run("destroy", "-auto-approve", tf.tfvars(example_vars()))
+            self.assertEqual(self.aws("lambda").list_functions()["Functions"], [])
+            self.assertEqual(self.aws("scheduler").list_schedules()["Schedules"], [])
+            self.assert_kept(bucket, backups, key_arn)
+        finally:
+            tf.close()
+
+    def assert_kept(self, bucket, backups, key_arn):
+        for key in backups:
+            self.assertEqual(emulator.stored(ACCOUNT, bucket, key), b"{}", key)
+        self.assertEqual(self.aws("kms").describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"], "Enabled")
+
+
+if __name__ == "__main__":
+    unittest.main()
