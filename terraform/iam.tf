@@ -68,9 +68,11 @@ data "aws_iam_policy_document" "common" {
 data "aws_iam_policy_document" "backup" {
   source_policy_documents = [data.aws_iam_policy_document.common.json]
 
+  # A large file goes up in parts; aborting a failed upload frees its parts at once
+  # instead of at the lifecycle rule's next pass.
   statement {
     sid       = "WriteBackups"
-    actions   = ["s3:PutObject"]
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
     resources = ["${module.storage.bucket_arn}/*/infra/*"]
   }
 

@@ -387,6 +387,7 @@ class TheSingleRegionExampleDeploys(Emulated):
         statements = self.role_policy(f"lifeboat-backup-{REGION}")
         bucket_arn = f"arn:aws:s3:::{self.bucket}"
         self.assertEqual(self.grants(statements, "s3:PutObject"), [f"{bucket_arn}/*/infra/*"])
+        self.assertEqual(self.grants(statements, "s3:AbortMultipartUpload"), [f"{bucket_arn}/*/infra/*"])
         self.assertEqual(self.grants(statements, "s3:GetObject"), [f"{bucket_arn}/*/infra/*/k8s/manifest.json"])
         listing = [s for s in statements if "s3:ListBucket" in s["Action"]]
         self.assertEqual(len(listing), 1)
