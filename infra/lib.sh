@@ -71,6 +71,19 @@ stop_component() {
   rm -f "$RUN/$name.pid" "$RUN/$name.cmd"
 }
 
+# The aws CLI, for the benchmark's "what a team writes today" script. Where none is on
+# PATH it goes into a virtualenv of its own, so its pinned botocore never meets moto's.
+ensure_aws_cli() {
+  if command -v aws >/dev/null; then return; fi
+  local venv="$CACHE_DIR/awscli-venv"
+  if [[ ! -x $venv/bin/aws ]]; then
+    echo "[aws] installing the aws CLI into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check awscli
+  fi
+  export PATH="$venv/bin:$PATH"
+}
+
 # Where pip put cargo-lambda: a pyenv shim for a newly installed script appears only
 # after a rehash, so PATH alone may not find it.
 cargo_lambda_path() {

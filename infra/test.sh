@@ -42,13 +42,15 @@ export LIFEBOAT_LAMBDA_URL="http://127.0.0.1:$LAMBDA_PORT" LIFEBOAT_LAMBDA_LOG="
 export LIFEBOAT_EKS_BACKUP_URL="http://127.0.0.1:$((LAMBDA_PORT + 1))" LIFEBOAT_EKS_RESTORE_URL="http://127.0.0.1:$((LAMBDA_PORT + 2))"
 
 echo "== tests"
+# The benchmark's smoke test runs the aws CLI, as the script it compares against does.
+ensure_aws_cli
 cargo test --workspace --no-fail-fast
 
 # The zips the Terraform module deploys, as an operator builds them (for this machine's
 # architecture: the arm64 Rust target cannot be installed here).
 echo "== release zips"
-"$(cargo_lambda_path)" lambda build --release --output-format zip --quiet
-ls -l target/lambda/*/bootstrap.zip
+"$(cargo_lambda_path)" lambda build --release --output-format zip --quiet --bin backup --bin restore
+ls -l target/lambda/backup/bootstrap.zip target/lambda/restore/bootstrap.zip
 
 echo "== Terraform module"
 command -v terraform >/dev/null || {

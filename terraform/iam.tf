@@ -76,6 +76,15 @@ data "aws_iam_policy_document" "backup" {
     resources = ["${module.storage.bucket_arn}/*/infra/*"]
   }
 
+  # Two invocations of one scheduled run would interleave their files; each first
+  # creates the run's claim with a conditional write, and the loser stands down. A
+  # claim left by an invocation that died is read to see whether it has lapsed.
+  statement {
+    sid       = "ClaimRuns"
+    actions   = ["s3:PutObject", "s3:GetObject"]
+    resources = ["${module.storage.bucket_arn}/claims/*"]
+  }
+
   # A retried scheduled run reads its own run's manifest (the commit marker) to stay
   # idempotent; manifests hold names and checksums, no object contents. It lists that
   # one key first, because without a list right S3 answers a missing key with 403,

@@ -1,29 +1,32 @@
 //! One backup run: every configured kind of every tenant in scope, listed page by
 //! page and streamed into the bucket, then the manifest.
 //!
-//! Memory is bounded by one page of objects plus the uploads in flight, not by the
-//! size of the cluster; the manifest's index (a line per object) is the only thing that
-//! grows with the cluster.
+//! Each tenant's kind becomes one file (a `v1` `List`), so a run costs one S3 write per
+//! tenant and kind, not one per object. Memory is bounded by the files in flight, each
+//! holding one page of objects and at most one multipart part, not by the size of the
+//! cluster; the manifest's index (a name per object) is the only thing that grows with it.
 
-use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use kube::Client;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::ListParams;
 use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::Result;
 use crate::audit::{Audit, ObjectAccess, Scope};
+use crate::claim::{self, Claimed};
 use crate::cluster::{ClusterAccess, ClusterError};
 use crate::event::{BackupRequest, Invocation};
 use crate::kinds::{KindResolver, ResolvedKind};
 use crate::layout::RunLayout;
-use crate::manifest::{FORMAT_VERSION, Manifest, ManifestEntry, RunError, RunStatus};
-use crate::object::{generated_by_cluster, strip_server_set_fields, to_stored_bytes};
+use crate::manifest::{FORMAT_VERSION, Manifest, ManifestFile, RunError, RunStatus};
+use crate::object::{generated_by_cluster, strip_server_set_fields};
 use crate::report::{Action, ObjectResult, Report, Status};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Upload};
 
 /// The time kept back before a deadline to write the manifest and the report.
 pub const COMMIT_RESERVE: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
@@ -41,7 +44,7 @@ pub struct Backup {
     pub audit: Audit,
     /// Objects per LIST page.
     pub page_size: u32,
-    /// Uploads in flight at once.
+    /// Files (a tenant's kind each) listed and uploaded at once.
     pub upload_concurrency: usize,
     /// The clock; tests pass their own.
     pub clock: fn() -> DateTime<Utc>,
@@ -57,7 +60,7 @@ impl Backup {
             kms_key_id,
             audit,
             page_size: 500,
-            upload_concurrency: 32,
+            upload_concurrency: 8,
             clock: Utc::now,
         }
     }
@@ -97,15 +100,6 @@ impl Backup {
         report.backup = Some(format!("s3://{}/{}", request.bucket, layout.prefix()));
         report.run_path = Some(layout.run_path().to_string());
 
-        // A retry of a scheduled run that already committed must not redo (and so
-        // possibly degrade) it; a retry of one that failed or never committed redoes it.
-        if let Some(previous) = committed_manifest(&store, &layout).await?
-            && previous.status == RunStatus::Completed
-        {
-            report.status = Status::AlreadyCompleted;
-            return Ok(report.finish((self.clock)()));
-        }
-
         let client = self
             .cluster
             .client(&request.cluster, &request.region, request.role.as_ref())
@@ -113,32 +107,103 @@ impl Backup {
         let resolver = KindResolver::discover(client.clone(), &request.cluster).await?;
         let kinds = resolver.resolve_all(&request.settings.kinds)?;
 
-        let mut run = Run {
+        // One invocation at a time writes a scheduled run's folder (see `crate::claim`);
+        // claimed only now, so a run refused for bad input has written nothing.
+        let claim = match claim::claim(
+            &self.s3,
+            &request.bucket,
+            self.kms_key_id.clone(),
+            &layout,
+            &request.infrastructure,
+            started_at,
+            invocation.deadline,
+        )
+        .await?
+        {
+            Claimed::Held(claim) => claim,
+            Claimed::Busy { until } => {
+                warn!(run = layout.run_path(), %until, "another invocation of this run holds it; leaving it alone");
+                report.status = Status::AlreadyRunning;
+                return Ok(report.finish((self.clock)()));
+            }
+        };
+        // A retry of a scheduled run that already committed must not redo (and so
+        // possibly degrade) it; a retry of one that failed or never committed redoes it.
+        // Checked under the claim, so an invocation that waited out another sees its commit.
+        match committed_manifest(&store, &layout).await {
+            Ok(Some(previous)) if previous.status == RunStatus::Completed => {
+                claim.release().await;
+                report.status = Status::AlreadyCompleted;
+                return Ok(report.finish((self.clock)()));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                claim.release().await;
+                return Err(e);
+            }
+        }
+
+        let run = Run {
             backup: self,
             store: &store,
             layout: &layout,
             client: &client,
-            entries: BTreeMap::new(),
-            report,
+            cluster: &request.cluster,
+            state: Mutex::new(State {
+                files: Vec::new(),
+                report,
+                stored: 0,
+                store_error: None,
+            }),
             deadline: invocation.deadline,
-            stopped: false,
+            stopped: AtomicBool::new(false),
         };
-        let tenants = run.tenants(request).await?;
+        let namespace_kind = ResolvedKind::namespace();
+        // A setting that names Namespace backs up every namespace, into the same file as
+        // the tenants' own Namespace objects.
+        let every_namespace = kinds.contains(&namespace_kind);
+        let (tenants, namespaces) = match run.tenants(request, every_namespace).await {
+            Ok(found) => found,
+            Err(e) => {
+                claim.release().await;
+                return Err(e);
+            }
+        };
         info!(infrastructure = %request.infrastructure, run = layout.run_path(), tenants = tenants.len(), kinds = kinds.len(), "backup started");
+        let present: Vec<&str> = run.store_namespaces(&tenants, namespaces).await;
 
-        for tenant in &tenants {
-            if run.out_of_time() || !run.store_namespace(tenant).await? {
-                continue;
-            }
-            for kind in kinds.iter().filter(|k| k.namespaced) {
-                run.store_kind(kind, Some(tenant)).await?;
-            }
-        }
-        for kind in kinds.iter().filter(|k| !k.namespaced) {
-            run.store_kind(kind, None).await?;
-        }
+        // One file per tenant and kind, several in flight: each waits on the API server
+        // and S3 most of its time, and holds at most a page and a part in memory.
+        let units = present
+            .iter()
+            .flat_map(|tenant| kinds.iter().filter(|k| k.namespaced).map(move |k| (k, Some(*tenant))))
+            .chain(
+                kinds
+                    .iter()
+                    .filter(|k| !k.namespaced && **k != namespace_kind)
+                    .map(|k| (k, None)),
+            );
+        stream::iter(units)
+            .map(|(kind, tenant)| run.store_kind(kind, tenant))
+            .buffer_unordered(self.upload_concurrency.max(1))
+            .collect::<Vec<()>>()
+            .await;
 
-        let Run { entries, report, .. } = run;
+        let State {
+            mut files,
+            report,
+            stored,
+            store_error,
+        } = run.state.into_inner().expect("no task panicked holding the state");
+        if let Some(e) = store_error
+            && stored == 0
+        {
+            // Nothing could be stored: the bucket or key is unusable, and a manifest
+            // would commit an empty backup.
+            claim.release().await;
+            return Err(e.into());
+        }
+        files.sort_by(|a, b| a.key.cmp(&b.key));
         let finished_at = (self.clock)();
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
@@ -158,16 +223,18 @@ impl Backup {
                 RunStatus::Completed
             },
             errors: report.errors.clone(),
-            objects: entries.into_values().collect(),
+            files,
         };
         // The manifest goes last: it is the commit marker, so a run cut off before this
         // line leaves no manifest and restore never picks it.
         let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest always serialises");
-        store.put(&layout.manifest_key(), manifest_bytes).await?;
-        // Objects an earlier attempt stored but this one did not (deleted in between)
-        // stay in the folder: restore reads only what the manifest lists, so they are
-        // inert, and the backup role may not delete, lest it could destroy backups.
-        info!(run = layout.run_path(), objects = manifest.objects.len(), status = ?manifest.status, "backup committed");
+        let committed = store.put(&layout.manifest_key(), manifest_bytes).await;
+        claim.release().await;
+        committed?;
+        // Files an earlier attempt stored but this one did not (a tenant deleted in
+        // between) stay in the folder: restore reads only what the manifest lists, so
+        // they are inert, and the backup role may not delete, lest it could destroy backups.
+        info!(run = layout.run_path(), files = manifest.files.len(), objects = manifest.object_count(), status = ?manifest.status, "backup committed");
         Ok(report.finish((self.clock)()))
     }
 }
@@ -204,27 +271,43 @@ struct Run<'a> {
     store: &'a Store,
     layout: &'a RunLayout,
     client: &'a Client,
-    entries: BTreeMap<String, ManifestEntry>,
-    report: Report,
+    cluster: &'a str,
+    /// What the files in flight record. Held only between awaits, never across one.
+    state: Mutex<State>,
     deadline: Option<DateTime<Utc>>,
-    stopped: bool,
+    stopped: AtomicBool,
+}
+
+struct State {
+    files: Vec<ManifestFile>,
+    report: Report,
+    /// Files stored.
+    stored: usize,
+    /// The last failed write, which ends the run if no write succeeded.
+    store_error: Option<StoreError>,
 }
 
 impl Run<'_> {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("no task panicked holding the state")
+    }
+
     /// Whether the run must stop listing to commit before the deadline. A run cut off
     /// by Lambda leaves no manifest, so nothing of it could be restored; stopping early
     /// keeps everything stored so far.
-    fn out_of_time(&mut self) -> bool {
-        if self.stopped {
+    fn out_of_time(&self) -> bool {
+        if self.stopped.load(Ordering::Relaxed) {
             return true;
         }
         let Some(deadline) = self.deadline else { return false };
         if (self.backup.clock)() + COMMIT_RESERVE < deadline {
             return false;
         }
-        self.stopped = true;
+        if self.stopped.swap(true, Ordering::Relaxed) {
+            return true;
+        }
         warn!(deadline = %deadline, "stopping to commit before the deadline");
-        self.report.error(RunError {
+        self.state().report.error(RunError {
             tenant: None,
             kind: None,
             name: None,
@@ -237,208 +320,340 @@ impl Run<'_> {
         true
     }
 
-    /// The tenants in scope: those named, or every namespace.
-    async fn tenants(&mut self, request: &BackupRequest) -> Result<Vec<String>> {
-        if let Some(tenants) = &request.tenants {
-            return Ok(tenants.clone());
-        }
-        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ResolvedKind::namespace().api_resource());
-        let mut names = Vec::new();
+    /// The tenants in scope (those named, or every namespace) and the Namespace objects
+    /// to store: the tenants' own, or every namespace when `every_namespace`. One paged
+    /// LIST of namespaces serves both, rather than a GET per tenant.
+    async fn tenants(&self, request: &BackupRequest, every_namespace: bool) -> Result<(Vec<String>, Vec<Value>)> {
+        let mut all = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = list_page(&api, self.backup.page_size, token.as_deref())
-                .await
-                .map_err(|source| ClusterError::Request {
-                    cluster: request.cluster.clone(),
-                    what: "listing namespaces",
-                    source,
-                })?;
-            names.extend(page.0.iter().filter_map(|o| crate::object::name(o).map(str::to_string)));
-            token = page.1;
+            let (items, next) = list_page(
+                self.client,
+                &ResolvedKind::namespace(),
+                None,
+                self.backup.page_size,
+                token.as_deref(),
+            )
+            .await
+            .map_err(|source| ClusterError::Request {
+                cluster: request.cluster.clone(),
+                what: "listing namespaces",
+                source,
+            })?;
+            all.extend(items);
+            token = next;
             if token.is_none() {
-                return Ok(names);
+                break;
             }
         }
+        let tenants = match &request.tenants {
+            Some(tenants) => tenants.clone(),
+            None => all
+                .iter()
+                .filter_map(|o| crate::object::name(o).map(str::to_string))
+                .collect(),
+        };
+        if !every_namespace {
+            all.retain(|o| crate::object::name(o).is_some_and(|n| tenants.iter().any(|t| t == n)));
+        }
+        Ok((tenants, all))
     }
 
-    /// Stores the tenant's Namespace object; false when the tenant cannot be backed up.
-    async fn store_namespace(&mut self, tenant: &str) -> Result<bool> {
+    /// Stores the Namespace objects in one file; returns the tenants that exist.
+    async fn store_namespaces<'t>(&self, tenants: &'t [String], namespaces: Vec<Value>) -> Vec<&'t str> {
         let kind = ResolvedKind::namespace();
-        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &kind.api_resource());
-        let object = match api.get_opt(tenant).await {
-            Ok(Some(ns)) => ns,
-            Ok(None) => {
-                self.report.error(RunError {
-                    tenant: Some(tenant.into()),
-                    kind: None,
-                    name: None,
-                    message: format!(
-                        "the tenant namespace '{tenant}' does not exist in the cluster; nothing of it was backed up"
-                    ),
-                });
-                return Ok(false);
-            }
-            Err(e) => {
-                self.report.error(RunError {
-                    tenant: Some(tenant.into()),
-                    kind: None,
-                    name: None,
-                    message: format!("cannot read the namespace: {e}"),
-                });
-                return Ok(false);
-            }
-        };
-        let mut value = serde_json::to_value(object).expect("a namespace always serialises");
-        strip_server_set_fields(&mut value, &kind);
-        let key = self.layout.namespace_key(tenant);
-        self.upload_all(vec![(key, kind, Some(tenant.to_string()), value)])
-            .await?;
-        Ok(true)
+        let present: Vec<&str> = tenants
+            .iter()
+            .map(String::as_str)
+            .filter(|t| namespaces.iter().any(|o| crate::object::name(o) == Some(*t)))
+            .collect();
+        for tenant in tenants.iter().filter(|t| !present.contains(&t.as_str())) {
+            self.state().report.error(RunError {
+                tenant: Some(tenant.clone()),
+                kind: None,
+                name: None,
+                message: format!(
+                    "the tenant namespace '{tenant}' does not exist in the cluster; nothing of it was backed up"
+                ),
+            });
+        }
+        let mut file = ListFile::new(self.store.upload(self.layout.namespaces_key()));
+        for mut object in namespaces {
+            strip_server_set_fields(&mut object, &kind);
+            file.push(&object);
+        }
+        let names = file.names.clone();
+        let outcome = file.finish(self.layout, &kind, None).await;
+        let mut state = self.state();
+        for name in names {
+            // A namespace is reported under its own tenant, as it is restored with it.
+            state.report.record(ObjectResult {
+                tenant: Some(name.clone()),
+                target_namespace: None,
+                kind: kind.kind.clone(),
+                name,
+                action: if outcome.is_ok() {
+                    Action::BackedUp
+                } else {
+                    Action::Failed
+                },
+                reason: outcome.as_ref().err().map(ToString::to_string),
+            });
+        }
+        state.settle(outcome);
+        present
     }
 
-    /// Stores every object of one kind in one namespace (or cluster-wide), page by page.
-    async fn store_kind(&mut self, kind: &ResolvedKind, tenant: Option<&str>) -> Result<()> {
-        let ar = kind.api_resource();
-        let api: Api<DynamicObject> = match tenant {
-            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
-            None => Api::all_with(self.client.clone(), &ar),
-        };
+    /// Stores every object of one kind in one tenant (or cluster-wide) as one file,
+    /// listed page by page and sent as it grows.
+    async fn store_kind(&self, kind: &ResolvedKind, tenant: Option<&str>) {
+        let mut file = ListFile::new(self.store.upload(self.layout.kind_key(kind, tenant)));
+        let mut skipped = Vec::new();
         let mut token: Option<String> = None;
         loop {
             if self.out_of_time() {
-                return Ok(());
+                // The run's errors name each tenant and kind the stop cut short, so an
+                // operator knows what this backup lacks.
+                let not_started = token.is_none();
+                self.state().report.error(RunError {
+                    tenant: tenant.map(str::to_string),
+                    kind: Some(kind.kind.clone()),
+                    name: None,
+                    message: if not_started {
+                        format!(
+                            "{} were not backed up: the run stopped before its Lambda deadline",
+                            kind.resource_dir()
+                        )
+                    } else {
+                        format!(
+                            "only the first {} {} were backed up: the run stopped before its Lambda deadline",
+                            file.names.len(),
+                            kind.resource_dir()
+                        )
+                    },
+                });
+                if not_started {
+                    // Nothing listed: no file, rather than an empty one that reads as
+                    // "this tenant has none".
+                    file.abandon().await;
+                    return;
+                }
+                // What was listed is stored: a consistent part of the kind.
+                break;
             }
-            let (items, next) = match list_page(&api, self.backup.page_size, token.as_deref()).await {
-                Ok(page) => page,
-                // A continue token expires once etcd compacts past it (a few minutes);
-                // start the kind over. Keys are stable, so objects already stored are
-                // simply written again.
-                Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() => {
-                    warn!(kind = %kind.kind, tenant, "list continuation expired; listing the kind again");
-                    token = None;
-                    continue;
-                }
-                Err(e) => {
-                    self.report.error(RunError {
-                        tenant: tenant.map(str::to_string),
-                        kind: Some(kind.kind.clone()),
-                        name: None,
-                        message: format!("cannot list {}: {e}", kind.resource_dir()),
-                    });
-                    return Ok(());
-                }
-            };
-            let mut batch = Vec::with_capacity(items.len());
+            let (items, next) =
+                match list_page(self.client, kind, tenant, self.backup.page_size, token.as_deref()).await {
+                    Ok(page) => page,
+                    // A continue token expires once etcd compacts past it (a few minutes);
+                    // start the kind over, in a file of its own.
+                    Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() => {
+                        warn!(kind = %kind.kind, tenant, "list continuation expired; listing the kind again");
+                        file.abandon().await;
+                        file = ListFile::new(self.store.upload(self.layout.kind_key(kind, tenant)));
+                        skipped.clear();
+                        token = None;
+                        continue;
+                    }
+                    Err(e) => {
+                        file.abandon().await;
+                        self.state().report.error(RunError {
+                            tenant: tenant.map(str::to_string),
+                            kind: Some(kind.kind.clone()),
+                            name: None,
+                            message: format!("cannot list {} in cluster '{}': {e}", kind.resource_dir(), self.cluster),
+                        });
+                        return;
+                    }
+                };
             for mut object in items {
-                let name = crate::object::name(&object).unwrap_or_default().to_string();
                 if let Some(why) = generated_by_cluster(kind, &object) {
-                    self.report.record(ObjectResult {
-                        tenant: tenant.map(str::to_string),
-                        target_namespace: None,
-                        kind: kind.kind.clone(),
-                        name,
-                        action: Action::Skipped,
-                        reason: Some(why.into()),
-                    });
+                    skipped.push((crate::object::name(&object).unwrap_or_default().to_string(), why));
                     continue;
                 }
                 strip_server_set_fields(&mut object, kind);
-                batch.push((
-                    self.layout.object_key(kind, tenant, &name),
-                    kind.clone(),
-                    tenant.map(str::to_string),
-                    object,
-                ));
+                file.push(&object);
             }
-            self.upload_all(batch).await?;
+            if let Err(e) = file.upload.flush_full_parts().await {
+                let names = std::mem::take(&mut file.names);
+                file.abandon().await;
+                self.file_failed(kind, tenant, &names, e);
+                return;
+            }
             match next {
                 Some(t) => token = Some(t),
-                None => return Ok(()),
+                None => break,
             }
         }
+        let names = file.names.clone();
+        let outcome = file.finish(self.layout, kind, tenant).await;
+        let mut state = self.state();
+        for (name, why) in skipped {
+            state.report.record(ObjectResult {
+                tenant: tenant.map(str::to_string),
+                target_namespace: None,
+                kind: kind.kind.clone(),
+                name,
+                action: Action::Skipped,
+                reason: Some(why.into()),
+            });
+        }
+        for name in names {
+            state.report.record(ObjectResult {
+                tenant: tenant.map(str::to_string),
+                target_namespace: None,
+                kind: kind.kind.clone(),
+                name,
+                action: if outcome.is_ok() {
+                    Action::BackedUp
+                } else {
+                    Action::Failed
+                },
+                reason: outcome.as_ref().err().map(ToString::to_string),
+            });
+        }
+        state.settle(outcome);
     }
 
-    /// Uploads a batch with bounded concurrency and records each outcome. A failed
-    /// upload fails that object only, unless every upload fails for a reason that
-    /// will not go away (the bucket or key is unusable), which ends the run.
-    async fn upload_all(&mut self, batch: Vec<(String, ResolvedKind, Option<String>, Value)>) -> Result<()> {
-        let store = self.store;
-        let prefix_len = self.layout.prefix().len();
-        let results: Vec<_> = stream::iter(batch)
-            .map(|(key, kind, tenant, object)| async move {
-                let bytes = to_stored_bytes(&object);
-                let size = bytes.len() as u64;
-                let outcome = store.put(&key, bytes).await;
-                (key, kind, tenant, object, size, outcome)
-            })
-            .buffer_unordered(self.backup.upload_concurrency.max(1))
-            .collect()
-            .await;
-        let mut all_failed = !results.is_empty();
-        let mut last_error = None;
-        for (key, kind, tenant, object, size, outcome) in results {
-            let name = crate::object::name(&object).unwrap_or_default().to_string();
-            let mut result = ObjectResult {
-                tenant: tenant.clone(),
+    fn file_failed(&self, kind: &ResolvedKind, tenant: Option<&str>, names: &[String], error: StoreError) {
+        let mut state = self.state();
+        for name in names {
+            state.report.record(ObjectResult {
+                tenant: tenant.map(str::to_string),
                 target_namespace: None,
                 kind: kind.kind.clone(),
                 name: name.clone(),
-                action: Action::BackedUp,
-                reason: None,
-            };
-            match outcome {
-                Ok(sha256) => {
-                    all_failed = false;
-                    let relative = key[prefix_len..].to_string();
-                    let namespace = if kind == ResolvedKind::namespace() {
-                        None
-                    } else {
-                        tenant
-                    };
-                    self.entries.insert(
-                        relative.clone(),
-                        ManifestEntry {
-                            key: relative,
-                            api_version: kind.api_version(),
-                            kind: kind.kind,
-                            namespace,
-                            name,
-                            sha256,
-                            size,
-                        },
-                    );
-                }
-                Err(e) => {
-                    result.action = Action::Failed;
-                    result.reason = Some(e.to_string());
-                    last_error = Some(e);
-                }
-            }
-            self.report.record(result);
+                action: Action::Failed,
+                reason: Some(error.to_string()),
+            });
         }
-        match last_error {
-            Some(e) if all_failed && self.entries.is_empty() => Err(e.into()),
-            _ => Ok(()),
+        state.report.error(RunError {
+            tenant: tenant.map(str::to_string),
+            kind: Some(kind.kind.clone()),
+            name: None,
+            message: error.to_string(),
+        });
+        state.store_error = Some(error);
+    }
+}
+
+impl State {
+    /// Records a file's outcome.
+    fn settle(&mut self, outcome: std::result::Result<ManifestFile, StoreError>) {
+        match outcome {
+            Ok(file) => {
+                self.stored += 1;
+                self.files.push(file);
+            }
+            Err(e) => self.store_error = Some(e),
         }
     }
 }
 
-/// One page of a LIST, as plain JSON objects, and the token for the next page.
+/// One stored file being built: a `v1` `List` written one object a line, which
+/// `kubectl apply -f` accepts as it is.
+struct ListFile<'a> {
+    upload: Upload<'a>,
+    names: Vec<String>,
+}
+
+impl<'a> ListFile<'a> {
+    fn new(mut upload: Upload<'a>) -> Self {
+        upload
+            .buffer()
+            .extend_from_slice(b"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\n");
+        Self {
+            upload,
+            names: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, object: &Value) {
+        let buffer = self.upload.buffer();
+        if !self.names.is_empty() {
+            buffer.extend_from_slice(b",\n");
+        }
+        serde_json::to_writer(&mut *buffer, object).expect("a JSON value always serialises");
+        self.names
+            .push(crate::object::name(object).unwrap_or_default().to_string());
+    }
+
+    async fn abandon(self) {
+        self.upload.abort().await;
+    }
+
+    async fn finish(
+        mut self,
+        layout: &RunLayout,
+        kind: &ResolvedKind,
+        tenant: Option<&str>,
+    ) -> std::result::Result<ManifestFile, StoreError> {
+        self.upload.buffer().extend_from_slice(b"\n]}\n");
+        let key = self.upload_key(layout, kind, tenant);
+        let (sha256, size) = self.upload.finish().await?;
+        Ok(ManifestFile {
+            key,
+            api_version: kind.api_version(),
+            kind: kind.kind.clone(),
+            namespace: tenant.map(str::to_string),
+            sha256,
+            size,
+            objects: self.names,
+        })
+    }
+
+    fn upload_key(&self, layout: &RunLayout, kind: &ResolvedKind, tenant: Option<&str>) -> String {
+        let full = if *kind == ResolvedKind::namespace() {
+            layout.namespaces_key()
+        } else {
+            layout.kind_key(kind, tenant)
+        };
+        full[layout.prefix().len()..].to_string()
+    }
+}
+
+/// The wire form of one LIST page: objects stay plain JSON, never typed, so any kind
+/// passes through unchanged and nothing is decoded twice.
+#[derive(serde::Deserialize)]
+struct Page {
+    #[serde(default)]
+    metadata: PageMeta,
+    #[serde(default)]
+    items: Vec<Value>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct PageMeta {
+    #[serde(default, rename = "continue")]
+    continue_: Option<String>,
+}
+
+/// One page of a LIST of a kind in a namespace (or cluster-wide), and the token for the
+/// next page.
 async fn list_page(
-    api: &Api<DynamicObject>,
+    client: &Client,
+    kind: &ResolvedKind,
+    namespace: Option<&str>,
     limit: u32,
     token: Option<&str>,
 ) -> Result<(Vec<Value>, Option<String>), kube::Error> {
+    let base = if kind.group.is_empty() {
+        format!("/api/{}", kind.version)
+    } else {
+        format!("/apis/{}/{}", kind.group, kind.version)
+    };
+    let path = match namespace {
+        Some(ns) if kind.namespaced => format!("{base}/namespaces/{ns}/{}", kind.plural),
+        _ => format!("{base}/{}", kind.plural),
+    };
     let mut params = ListParams::default().limit(limit);
     if let Some(t) = token {
         params = params.continue_token(t);
     }
-    let list = api.list(&params).await?;
-    let next = list.metadata.continue_.filter(|t| !t.is_empty());
-    let items = list
-        .items
-        .into_iter()
-        .map(|o| serde_json::to_value(o).expect("an object always serialises"))
-        .collect();
-    Ok((items, next))
+    let request = kube::core::Request::new(path)
+        .list(&params)
+        .map_err(kube::Error::BuildRequest)?;
+    let page: Page = client.request(request).await?;
+    // List responses leave `apiVersion` and `kind` off their items; storing adds them.
+    let next = page.metadata.continue_.filter(|t| !t.is_empty());
+    Ok((page.items, next))
 }

@@ -10,7 +10,13 @@ use kube::Client;
 use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use tower::buffer::BufferLayer;
+
 use crate::eks::{BearerLayer, ClusterRole, EksAccess, EksError};
+
+/// Requests queued for the client's connection pool; more than a run ever has in flight
+/// (files listed at once, objects written at once).
+const BUFFERED_REQUESTS: usize = 1024;
 
 /// Why a cluster could not be reached.
 #[derive(Debug, thiserror::Error)]
@@ -148,11 +154,19 @@ impl ClusterAccess {
         match self {
             ClusterAccess::Eks(eks) => {
                 let (config, tokens) = eks.connect(cluster, region, role).await?;
-                let builder = ClientBuilder::try_from(config).map_err(|source| ClusterError::Client {
-                    cluster: cluster.into(),
-                    source,
-                })?;
-                Ok(builder.with_layer(&BearerLayer::new(tokens)).build())
+                let builder = ClientBuilder::try_from(without_default_retry(config))
+                    .map_err(|source| ClusterError::Client {
+                        cluster: cluster.into(),
+                        source,
+                    })?
+                    .with_layer(&BearerLayer::new(tokens));
+                // A retry resends a request, so it needs a service it can clone, which the
+                // buffer makes; it sits outside the token layer so each try carries the
+                // token current then.
+                Ok(builder
+                    .with_layer(&BufferLayer::new(BUFFERED_REQUESTS))
+                    .with_layer(&crate::retry::layer())
+                    .build())
             }
             ClusterAccess::Kubeconfig { path } => {
                 let shown = path
@@ -178,11 +192,22 @@ impl ClusterAccess {
                         cluster: cluster.into(),
                         source,
                     })?;
-                Client::try_from(config).map_err(|source| ClusterError::Client {
-                    cluster: cluster.into(),
-                    source,
-                })
+                let builder =
+                    ClientBuilder::try_from(without_default_retry(config)).map_err(|source| ClusterError::Client {
+                        cluster: cluster.into(),
+                        source,
+                    })?;
+                Ok(builder
+                    .with_layer(&BufferLayer::new(BUFFERED_REQUESTS))
+                    .with_layer(&crate::retry::layer())
+                    .build())
             }
         }
     }
+}
+
+/// Turns kube's own retry off: [`crate::retry`] replaces it.
+fn without_default_retry(mut config: kube::Config) -> kube::Config {
+    config.default_retry = false;
+    config
 }

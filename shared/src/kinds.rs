@@ -1,9 +1,10 @@
 //! Kind names, as the setting spells them, resolved through the cluster's API discovery
 //! to the group, version, plural and scope that requests need.
 
+use futures::{StreamExt, TryStreamExt, stream};
 use kube::Client;
-use kube::core::{ApiResource, GroupVersionKind};
-use kube::discovery::{Discovery, Scope, verbs};
+use kube::core::{ApiResource, GroupVersion, GroupVersionKind};
+use kube::discovery::{self, ApiGroup, Scope, verbs};
 use serde::{Deserialize, Serialize};
 
 /// Why kinds could not be resolved.
@@ -102,24 +103,51 @@ impl ResolvedKind {
     }
 }
 
+/// API groups read at once during discovery.
+const DISCOVERY_CONCURRENCY: usize = 8;
+
 /// Runs discovery once against a cluster, then resolves kind names from it.
 pub struct KindResolver {
-    discovery: Discovery,
+    /// The core group first, then the others by name: the order kinds are looked up in.
+    groups: Vec<ApiGroup>,
     cluster: String,
 }
 
 impl KindResolver {
-    /// Discovers what the cluster serves.
+    /// Discovers what the cluster serves: each group at its preferred version, the only
+    /// one [`Self::resolve`] looks at, and the groups at once, rather than every version
+    /// of every group one after another (some 40 round trips on a bare cluster, each
+    /// before a backup could list anything).
     pub async fn discover(client: Client, cluster: &str) -> Result<Self, KindsError> {
-        let discovery = Discovery::new(client)
-            .run()
+        let failed = |source| KindsError::Discovery {
+            cluster: cluster.into(),
+            source,
+        };
+        let core_v1 = GroupVersion::gv(ApiGroup::CORE_GROUP, "v1");
+        let (core, named) = tokio::join!(discovery::pinned_group(&client, &core_v1), client.list_api_groups());
+        let mut named: Vec<ApiGroup> = stream::iter(named.map_err(failed)?.groups)
+            .map(|group| {
+                let client = &client;
+                async move {
+                    match group.preferred_version {
+                        Some(preferred) => {
+                            discovery::pinned_group(client, &GroupVersion::gv(&group.name, &preferred.version)).await
+                        }
+                        // Without a preferred version the group's latest is used, which
+                        // takes reading all of them.
+                        None => discovery::group(client, &group.name).await,
+                    }
+                }
+            })
+            .buffer_unordered(DISCOVERY_CONCURRENCY)
+            .try_collect()
             .await
-            .map_err(|source| KindsError::Discovery {
-                cluster: cluster.into(),
-                source,
-            })?;
+            .map_err(failed)?;
+        named.sort_by(|a, b| a.name().cmp(b.name()));
+        let mut groups = vec![core.map_err(failed)?];
+        groups.append(&mut named);
         Ok(Self {
-            discovery,
+            groups,
             cluster: cluster.into(),
         })
     }
@@ -129,9 +157,7 @@ impl KindResolver {
     /// the core group and by `events.k8s.io`), the core group wins, then the first group
     /// in alphabetical order, so the choice is stable from run to run.
     pub fn resolve(&self, kind: &str) -> Result<ResolvedKind, KindsError> {
-        let mut groups = self.discovery.groups_alphabetical();
-        groups.sort_by_key(|g| !g.name().is_empty());
-        for group in groups {
+        for group in &self.groups {
             if let Some((ar, caps)) = group.recommended_kind(kind) {
                 if !caps.supports_operation(verbs::LIST) {
                     return Err(KindsError::NotListable {

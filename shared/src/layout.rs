@@ -1,9 +1,9 @@
 //! Where a backup run lives in the bucket: the layout operators already browse.
 //!
 //! ```text
-//! <YYYY>/<MM>/<DD>/<HHmmss>/infra/<infrastructure>/k8s/namespaces/<tenant>/namespace.json
-//! <YYYY>/<MM>/<DD>/<HHmmss>/infra/<infrastructure>/k8s/namespaces/<tenant>/<resource>/<name>.json
-//! <YYYY>/<MM>/<DD>/<HHmmss>/infra/<infrastructure>/k8s/cluster/<resource>/<name>.json
+//! <YYYY>/<MM>/<DD>/<HHmmss>/infra/<infrastructure>/k8s/namespaces/<tenant>/<resource>.json
+//! <YYYY>/<MM>/<DD>/<HHmmss>/infra/<infrastructure>/k8s/cluster/<resource>.json
+//! <YYYY>/<MM>/<DD>/<HHmmss>/infra/<infrastructure>/k8s/cluster/namespaces.json  (the tenants' Namespaces)
 //! <YYYY>/<MM>/<DD>/<HHmmss>/infra/<infrastructure>/k8s/manifest.json
 //! ```
 //! `<resource>` is the plural, qualified by the group outside the core group
@@ -49,16 +49,18 @@ impl RunLayout {
         format!("{}manifest.json", self.prefix)
     }
 
-    /// A tenant's own Namespace object.
-    pub fn namespace_key(&self, namespace: &str) -> String {
-        format!("{}namespaces/{namespace}/namespace.json", self.prefix)
+    /// The Namespace objects of the tenants backed up, one `List`. Namespaces are
+    /// cluster-scoped, and one file for all of them costs one write, not one per tenant.
+    pub fn namespaces_key(&self) -> String {
+        self.kind_key(&ResolvedKind::namespace(), None)
     }
 
-    /// An object of a resolved kind; `namespace` is `None` for cluster-scoped kinds.
-    pub fn object_key(&self, kind: &ResolvedKind, namespace: Option<&str>, name: &str) -> String {
+    /// Every object of a resolved kind in one tenant (or, for `None`, of a cluster-scoped
+    /// kind), as one `List`: one write per tenant and kind however many objects it holds.
+    pub fn kind_key(&self, kind: &ResolvedKind, namespace: Option<&str>) -> String {
         match namespace {
-            Some(ns) => format!("{}namespaces/{ns}/{}/{name}.json", self.prefix, kind.resource_dir()),
-            None => format!("{}cluster/{}/{name}.json", self.prefix, kind.resource_dir()),
+            Some(ns) => format!("{}namespaces/{ns}/{}.json", self.prefix, kind.resource_dir()),
+            None => format!("{}cluster/{}.json", self.prefix, kind.resource_dir()),
         }
     }
 }
@@ -87,23 +89,23 @@ mod tests {
         assert_eq!(l.run_path(), "2026/11/22/150005");
         assert_eq!(l.manifest_key(), "2026/11/22/150005/infra/prod/k8s/manifest.json");
         assert_eq!(
-            l.namespace_key("billing"),
-            "2026/11/22/150005/infra/prod/k8s/namespaces/billing/namespace.json"
+            l.namespaces_key(),
+            "2026/11/22/150005/infra/prod/k8s/cluster/namespaces.json"
         );
     }
 
     #[test]
-    fn objects_sit_under_their_namespace_or_the_cluster_folder() {
+    fn each_kind_of_a_tenant_is_one_file_under_its_namespace_or_the_cluster_folder() {
         let l = RunLayout::for_run_path("2026/11/22/130000", "prod");
         let secret = ResolvedKind::new("", "v1", "Secret", "secrets", true);
         let role = ResolvedKind::new("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false);
         assert_eq!(
-            l.object_key(&secret, Some("billing"), "db"),
-            "2026/11/22/130000/infra/prod/k8s/namespaces/billing/secrets/db.json"
+            l.kind_key(&secret, Some("billing")),
+            "2026/11/22/130000/infra/prod/k8s/namespaces/billing/secrets.json"
         );
         assert_eq!(
-            l.object_key(&role, None, "view"),
-            "2026/11/22/130000/infra/prod/k8s/cluster/clusterroles.rbac.authorization.k8s.io/view.json"
+            l.kind_key(&role, None),
+            "2026/11/22/130000/infra/prod/k8s/cluster/clusterroles.rbac.authorization.k8s.io.json"
         );
     }
 

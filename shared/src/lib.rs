@@ -6,13 +6,15 @@
 //! - [`settings`]: the infrastructure backup setting (`ResourceBackupConfig`) and its rules.
 //! - [`event`]: the backup and restore events, validated before anything touches a cluster or S3.
 //! - [`cluster`]: the seam through which a function reaches a cluster.
+//! - [`retry`]: which Kubernetes API requests are sent again, and how soon.
 //! - [`eks`]: EKS authentication: DescribeCluster and the presigned STS token, refreshed as it ages.
 //! - [`kinds`]: resolving kind names to API resources through discovery.
 //! - [`object`]: what a stored object is: server-set fields stripped, cluster-generated objects recognised.
 //! - [`layout`]: where a run's objects and manifest live in the bucket.
-//! - [`manifest`]: the commit marker of a backup, with a SHA-256 per object.
+//! - [`manifest`]: the commit marker of a backup, with a SHA-256 per stored file.
 //! - [`store`]: the S3 bucket: encrypted writes, verified reads, finding backups.
 //! - [`backup`]: one backup run, streamed page by page.
+//! - [`claim`]: one writer per scheduled run, however many invocations start it.
 //! - [`restore`]: replaying a backup into a cluster.
 //! - [`report`]: the JSON reports both functions return.
 //! - [`audit`]: whether the CloudTrail trail records a run; the status each report carries.
@@ -21,6 +23,7 @@
 pub mod audit;
 pub mod aws;
 pub mod backup;
+pub mod claim;
 pub mod cluster;
 pub mod eks;
 pub mod event;
@@ -30,6 +33,7 @@ pub mod manifest;
 pub mod object;
 pub mod report;
 pub mod restore;
+pub mod retry;
 pub mod settings;
 pub mod store;
 pub mod telemetry;

@@ -1,8 +1,10 @@
 //! The manifest: the record of one backup run and its commit marker.
 //!
-//! It is written last, after every object it lists is stored, so a run that died
+//! It is written last, after every file it lists is stored, so a run that died
 //! halfway has no manifest and is never chosen for restore. It carries a SHA-256 of
-//! every stored object, so restore can prove each object is the one that was backed up.
+//! every stored file, so restore can prove each file is the one that was backed up, and
+//! the names of the objects in each file, so restore can filter and report by name
+//! before reading a file.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::kinds::ResolvedKind;
 use crate::settings::ResourceBackupConfig;
 
-/// The manifest format this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The manifest format this code writes and reads. Format 1 stored one file per object;
+/// format 2 stores one `List` per tenant and kind.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,24 +41,25 @@ pub struct RunError {
     pub message: String,
 }
 
-/// One stored object.
+/// One stored file: a Kubernetes `v1` `List` of the objects of one kind in one tenant,
+/// of one cluster-scoped kind, or of the tenants' Namespace objects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestEntry {
+pub struct ManifestFile {
     /// Its key, relative to the run's `.../k8s/` folder.
     pub key: String,
-    /// Its `apiVersion`.
+    /// The `apiVersion` of its objects.
     pub api_version: String,
-    /// Its kind.
+    /// The kind of its objects.
     pub kind: String,
-    /// Its namespace; absent for cluster-scoped objects and for Namespace objects.
+    /// The tenant whose objects it holds; absent for cluster-scoped kinds and Namespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// Its name.
-    pub name: String,
     /// Lowercase hex SHA-256 of the stored bytes.
     pub sha256: String,
     /// Stored size in bytes.
     pub size: u64,
+    /// The names of its objects, in the order they are stored.
+    pub objects: Vec<String>,
 }
 
 /// The manifest of one run.
@@ -87,13 +91,19 @@ pub struct Manifest {
     pub status: RunStatus,
     /// What failed.
     pub errors: Vec<RunError>,
-    /// Every stored object.
-    pub objects: Vec<ManifestEntry>,
+    /// Every stored file. Absent from a manifest of another format.
+    #[serde(default)]
+    pub files: Vec<ManifestFile>,
 }
 
 impl Manifest {
-    /// The resolved kind of an entry, from the kinds this run recorded.
-    pub fn kind_of(&self, entry: &ManifestEntry) -> Option<ResolvedKind> {
+    /// How many objects the run stored.
+    pub fn object_count(&self) -> usize {
+        self.files.iter().map(|f| f.objects.len()).sum()
+    }
+
+    /// The resolved kind of a file's objects, from the kinds this run recorded.
+    pub fn kind_of(&self, entry: &ManifestFile) -> Option<ResolvedKind> {
         let namespace = ResolvedKind::namespace();
         if entry.kind == namespace.kind && entry.api_version == namespace.api_version() {
             return Some(namespace);

@@ -52,6 +52,9 @@ pub enum Status {
     Disabled,
     /// This scheduled run had already completed; nothing was done again.
     AlreadyCompleted,
+    /// Another invocation of this scheduled run holds it (see [`crate::claim`]); nothing
+    /// was done, so the run's folder gets one attempt's files, never a mix.
+    AlreadyRunning,
 }
 
 /// One object's line in the report.

@@ -17,7 +17,7 @@ use crate::cluster::ClusterAccess;
 use crate::event::{BackupSelector, Existing, Invocation, RestoreRequest};
 use crate::kinds::ResolvedKind;
 use crate::layout::RunLayout;
-use crate::manifest::{Manifest, ManifestEntry};
+use crate::manifest::{FORMAT_VERSION, Manifest, ManifestFile};
 use crate::object::{comparable, generated_by_cluster, set_namespace};
 use crate::report::{Action, ObjectResult, Report};
 use crate::store::{Store, sha256_hex};
@@ -54,6 +54,41 @@ const RESTORE_ORDER: &[&str] = &[
 /// `overwrite` deletes to recreate.
 const DELETION_WAIT: Duration = Duration::from_secs(120);
 
+/// Files read and verified ahead of the writes.
+const FILES_AHEAD: usize = 4;
+
+/// Objects written at once unless `LIFEBOAT_RESTORE_CONCURRENCY` says otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// The most objects written at once. An API server serves 200 mutating requests at
+/// once by default (`--max-mutating-requests-inflight`), shared by every client and
+/// controller of the cluster; a restore keeps well inside that, and EKS's limits.
+pub const MAX_CONCURRENCY: usize = 64;
+
+/// `LIFEBOAT_RESTORE_CONCURRENCY` is not a number the restore may use.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "LIFEBOAT_RESTORE_CONCURRENCY must be a whole number from 1 to {MAX_CONCURRENCY} (objects written at once); \
+     got '{0}'. Unset it for the default of {DEFAULT_CONCURRENCY}"
+)]
+pub struct InvalidConcurrency(pub String);
+
+/// The restore concurrency a setting asks for: `None` (unset or empty) is the default.
+pub fn concurrency(setting: Option<&str>) -> Result<usize, InvalidConcurrency> {
+    match setting.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(DEFAULT_CONCURRENCY),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
+            _ => Err(InvalidConcurrency(s.to_string())),
+        },
+    }
+}
+
+/// The restore concurrency from `LIFEBOAT_RESTORE_CONCURRENCY`.
+pub fn concurrency_from_env() -> Result<usize, InvalidConcurrency> {
+    concurrency(std::env::var("LIFEBOAT_RESTORE_CONCURRENCY").ok().as_deref())
+}
+
 /// How long restore waits for a restored CustomResourceDefinition to be served.
 const ESTABLISH_WAIT: Duration = Duration::from_secs(60);
 
@@ -73,13 +108,13 @@ pub struct Restore {
 }
 
 impl Restore {
-    /// A restore with default concurrency.
+    /// A restore with the default concurrency ([`DEFAULT_CONCURRENCY`]).
     pub fn new(cluster: ClusterAccess, s3: aws_sdk_s3::Client, audit: Audit) -> Self {
         Self {
             cluster,
             s3,
             audit,
-            concurrency: 16,
+            concurrency: DEFAULT_CONCURRENCY,
             clock: Utc::now,
         }
     }
@@ -123,6 +158,13 @@ impl Restore {
             BackupSelector::Run(path) => RunLayout::for_run_path(path, &request.source_infrastructure),
         };
         let manifest = read_manifest(&store, &layout).await?.ok_or_else(not_found)?;
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(Error::InvalidEvent(format!(
+                "the backup {} has manifest format {}, and this restore reads format {FORMAT_VERSION} only; \
+                 restore it with the lifeboat release that wrote it",
+                manifest.run_path, manifest.format_version
+            )));
+        }
         report.backup = Some(format!("s3://{}/{}", request.bucket, layout.prefix()));
         report.run_path = Some(layout.run_path().to_string());
         check_filters(request, &manifest)?;
@@ -134,7 +176,8 @@ impl Restore {
         let selected = select(request, &manifest);
         info!(
             backup = layout.run_path(),
-            objects = selected.len(),
+            files = selected.len(),
+            objects = selected.iter().map(|(_, names)| names.len()).sum::<usize>(),
             dry_run = request.dry_run,
             "restore started"
         );
@@ -145,10 +188,16 @@ impl Restore {
             layout: &layout,
             request,
         };
+        let concurrency = self.concurrency.max(1);
         for group in in_restore_order(selected, &manifest) {
+            // A few files are read and verified ahead of the writes, so the writes never
+            // wait on S3; each file is verified whole before any object of it is written.
             let results: Vec<ObjectResult> = stream::iter(group)
-                .map(|(entry, kind)| writer.restore(entry, kind))
-                .buffer_unordered(self.concurrency.max(1))
+                .map(|(file, names, kind)| writer.load(file, names, kind))
+                .buffered(FILES_AHEAD)
+                .flat_map(stream::iter)
+                .map(|job| writer.restore(job))
+                .buffer_unordered(concurrency)
                 .collect()
                 .await;
             // A new definition is served only once the API server has established it;
@@ -203,56 +252,76 @@ fn check_filters(request: &RestoreRequest, manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
-/// The manifest entries the request asks for. A tenant's Namespace object comes along
-/// with any object of that tenant, whatever the kind and name filters say, because
-/// the objects cannot be written without their namespace.
-fn select<'m>(request: &RestoreRequest, manifest: &'m Manifest) -> Vec<&'m ManifestEntry> {
+/// The files the request needs, each with the names of the objects wanted from it. A
+/// tenant's Namespace object comes along with any object of that tenant, whatever the
+/// kind and name filters say, because the objects cannot be written without it.
+fn select<'m>(request: &RestoreRequest, manifest: &'m Manifest) -> Vec<(&'m ManifestFile, Vec<&'m str>)> {
     let wanted = |list: &Option<Vec<String>>, value: &str| list.as_ref().is_none_or(|l| l.iter().any(|v| v == value));
-    let is_namespace = |e: &ManifestEntry| e.kind == "Namespace" && e.api_version == "v1";
-    let objects: Vec<&ManifestEntry> = manifest
-        .objects
+    let is_namespaces = |f: &ManifestFile| f.kind == "Namespace" && f.api_version == "v1";
+    let objects: Vec<(&ManifestFile, Vec<&str>)> = manifest
+        .files
         .iter()
-        .filter(|e| !is_namespace(e))
-        .filter(|e| match &e.namespace {
+        .filter(|f| !is_namespaces(f))
+        .filter(|f| match &f.namespace {
             Some(ns) => wanted(&request.tenants, ns),
             None => request.tenants.is_none(),
         })
-        .filter(|e| wanted(&request.kinds, &e.kind) && wanted(&request.names, &e.name))
+        .filter(|f| wanted(&request.kinds, &f.kind))
+        .map(|f| {
+            let names = f
+                .objects
+                .iter()
+                .map(String::as_str)
+                .filter(|n| wanted(&request.names, n))
+                .collect::<Vec<_>>();
+            (f, names)
+        })
+        .filter(|(_, names)| !names.is_empty())
         .collect();
-    let namespaces_needed: BTreeSet<&str> = objects.iter().filter_map(|e| e.namespace.as_deref()).collect();
-    let namespaces_asked = |e: &&ManifestEntry| {
-        wanted(&request.tenants, &e.name)
+    let namespaces_needed: BTreeSet<&str> = objects.iter().filter_map(|(f, _)| f.namespace.as_deref()).collect();
+    let namespaces_asked = |name: &str| {
+        wanted(&request.tenants, name)
             && (request.kinds.is_none() || wanted(&request.kinds, "Namespace"))
-            && wanted(&request.names, &e.name)
+            && wanted(&request.names, name)
     };
     manifest
-        .objects
+        .files
         .iter()
-        .filter(|e| is_namespace(e) && (namespaces_needed.contains(e.name.as_str()) || namespaces_asked(e)))
+        .filter(|f| is_namespaces(f))
+        .map(|f| {
+            let names = f
+                .objects
+                .iter()
+                .map(String::as_str)
+                .filter(|n| namespaces_needed.contains(n) || namespaces_asked(n))
+                .collect::<Vec<_>>();
+            (f, names)
+        })
+        .filter(|(_, names)| !names.is_empty())
         .chain(objects)
         .collect()
 }
 
-/// Groups entries by kind, in [`RESTORE_ORDER`].
-fn in_restore_order<'m>(
-    entries: Vec<&'m ManifestEntry>,
-    manifest: &Manifest,
-) -> Vec<Vec<(&'m ManifestEntry, Option<ResolvedKind>)>> {
+/// A file wanted for restore, the names wanted from it, and its objects' kind.
+type Wanted<'m> = (&'m ManifestFile, Vec<&'m str>, Option<ResolvedKind>);
+
+/// Groups files by kind, in [`RESTORE_ORDER`].
+fn in_restore_order<'m>(files: Vec<(&'m ManifestFile, Vec<&'m str>)>, manifest: &Manifest) -> Vec<Vec<Wanted<'m>>> {
     let rank = |kind: &str| {
         RESTORE_ORDER
             .iter()
             .position(|k| *k == kind)
             .unwrap_or(RESTORE_ORDER.len())
     };
-    let mut keyed: Vec<(usize, usize, &ManifestEntry)> = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let kind_position = manifest.kinds.iter().position(|k| k.kind == entry.kind).unwrap_or(0);
-        keyed.push((rank(&entry.kind), kind_position, entry));
+    let mut keyed: Vec<(usize, usize, &ManifestFile, Vec<&str>)> = Vec::with_capacity(files.len());
+    for (file, names) in files {
+        let kind_position = manifest.kinds.iter().position(|k| k.kind == file.kind).unwrap_or(0);
+        keyed.push((rank(&file.kind), kind_position, file, names));
     }
-    keyed.sort_by_key(|(rank, position, _)| (*rank, *position));
-    let mut groups: Vec<Vec<(&ManifestEntry, Option<ResolvedKind>)>> = Vec::new();
+    keyed.sort_by_key(|(rank, position, _, _)| (*rank, *position));
+    let mut groups: Vec<Vec<Wanted<'m>>> = Vec::new();
     let mut last = None;
-    for (rank, position, entry) in keyed {
+    for (rank, position, file, names) in keyed {
         if last != Some((rank, position)) {
             groups.push(Vec::new());
             last = Some((rank, position));
@@ -260,9 +329,17 @@ fn in_restore_order<'m>(
         groups
             .last_mut()
             .expect("a group was just pushed")
-            .push((entry, manifest.kind_of(entry)));
+            .push((file, names, manifest.kind_of(file)));
     }
     groups
+}
+
+/// One object to restore, out of a verified file, or the reason it cannot be.
+struct Job<'m> {
+    file: &'m ManifestFile,
+    name: &'m str,
+    kind: Option<ResolvedKind>,
+    object: Result<Value, String>,
 }
 
 struct Writer<'a> {
@@ -273,23 +350,85 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    async fn restore(&self, entry: &ManifestEntry, kind: Option<ResolvedKind>) -> ObjectResult {
-        let is_namespace = kind.as_ref().is_some_and(|k| *k == ResolvedKind::namespace());
+    /// Reads one file, checks it against its manifest checksum and takes out the objects
+    /// wanted. A file that fails its checksum yields nothing to write: each object wanted
+    /// from it fails with the reason.
+    async fn load<'m>(&self, file: &'m ManifestFile, names: Vec<&'m str>, kind: Option<ResolvedKind>) -> Vec<Job<'m>> {
+        let objects = self.read_verified(file).await;
+        let mut by_name: std::collections::HashMap<String, Value> = match objects {
+            Ok(items) => items
+                .into_iter()
+                .filter_map(|o| crate::object::name(&o).map(str::to_string).map(|n| (n, o)))
+                .filter(|(n, _)| names.contains(&n.as_str()))
+                .collect(),
+            Err(reason) => {
+                return names
+                    .into_iter()
+                    .map(|name| Job {
+                        file,
+                        name,
+                        kind: kind.clone(),
+                        object: Err(reason.clone()),
+                    })
+                    .collect();
+            }
+        };
+        names
+            .into_iter()
+            .map(|name| Job {
+                file,
+                name,
+                kind: kind.clone(),
+                object: by_name
+                    .remove(name)
+                    .ok_or_else(|| format!("the manifest lists it in {} but the file does not hold it", file.key)),
+            })
+            .collect()
+    }
+
+    async fn read_verified(&self, file: &ManifestFile) -> Result<Vec<Value>, String> {
+        let key = format!("{}{}", self.layout.prefix(), file.key);
+        let bytes = self.store.get(&key).await.map_err(|e| e.to_string())?;
+        let actual = sha256_hex(&bytes);
+        if actual != file.sha256 {
+            return Err(format!(
+                "checksum mismatch: s3://{}/{key} has SHA-256 {actual} but the manifest recorded {}; the file was changed after the backup and nothing of it was written",
+                self.store.bucket(),
+                file.sha256
+            ));
+        }
+        let mut list: Value =
+            serde_json::from_slice(&bytes).map_err(|e| format!("the stored file {key} is not JSON: {e}"))?;
+        match list.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => Ok(items),
+            _ => Err(format!("the stored file {key} is not a List of objects")),
+        }
+    }
+
+    async fn restore(&self, job: Job<'_>) -> ObjectResult {
+        let is_namespace = job.kind.as_ref().is_some_and(|k| *k == ResolvedKind::namespace());
         let tenant = if is_namespace {
-            Some(entry.name.clone())
+            Some(job.name.to_string())
         } else {
-            entry.namespace.clone()
+            job.file.namespace.clone()
         };
         let target = tenant.as_deref().map(|t| self.request.target_namespace(t).to_string());
         let mut result = ObjectResult {
             target_namespace: target.clone().filter(|t| Some(t) != tenant.as_ref()),
             tenant,
-            kind: entry.kind.clone(),
-            name: entry.name.clone(),
+            kind: job.file.kind.clone(),
+            name: job.name.to_string(),
             action: Action::Failed,
             reason: None,
         };
-        match self.write(entry, kind, target.as_deref(), is_namespace).await {
+        let outcome = match job.object {
+            Ok(object) => {
+                self.write(job.file, object, job.kind, target.as_deref(), is_namespace)
+                    .await
+            }
+            Err(reason) => Err(reason),
+        };
+        match outcome {
             Ok((action, reason)) => {
                 result.action = action;
                 result.reason = reason;
@@ -299,10 +438,11 @@ impl Writer<'_> {
         result
     }
 
-    /// Verifies and writes one object; the error is the reason it failed.
+    /// Writes one verified object; the error is the reason it failed.
     async fn write(
         &self,
-        entry: &ManifestEntry,
+        file: &ManifestFile,
+        mut object: Value,
         kind: Option<ResolvedKind>,
         target: Option<&str>,
         is_namespace: bool,
@@ -310,21 +450,9 @@ impl Writer<'_> {
         let kind = kind.ok_or_else(|| {
             format!(
                 "the manifest does not record the kind {} {}",
-                entry.api_version, entry.kind
+                file.api_version, file.kind
             )
         })?;
-        let key = format!("{}{}", self.layout.prefix(), entry.key);
-        let bytes = self.store.get(&key).await.map_err(|e| e.to_string())?;
-        let actual = sha256_hex(&bytes);
-        if actual != entry.sha256 {
-            return Err(format!(
-                "checksum mismatch: s3://{}/{key} has SHA-256 {actual} but the manifest recorded {}; the stored object was changed after the backup and was not written",
-                self.store.bucket(),
-                entry.sha256
-            ));
-        }
-        let mut object: Value =
-            serde_json::from_slice(&bytes).map_err(|e| format!("the stored object is not JSON: {e}"))?;
         if let Some(why) = generated_by_cluster(&kind, &object) {
             return Ok((Action::Skipped, Some(why.into())));
         }
@@ -333,10 +461,11 @@ impl Writer<'_> {
             (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
             _ => Api::all_with(self.client.clone(), &ar),
         };
+        let original = crate::object::name(&object).unwrap_or_default().to_string();
         let name = if is_namespace {
-            target.unwrap_or(&entry.name).to_string()
+            target.unwrap_or(&original).to_string()
         } else {
-            entry.name.clone()
+            original
         };
         if is_namespace {
             rename_namespace(&mut object, &name);
@@ -344,6 +473,16 @@ impl Writer<'_> {
             set_namespace(&mut object, ns);
         }
 
+        // Most objects of a restore are missing (a tenant deleted, a new cluster), so a
+        // create comes first: one request where a read and a create would be two. One
+        // that exists is then read and compared as below.
+        if !is_namespace && !self.request.dry_run {
+            match post(&api, &object).await {
+                Ok(_) => return Ok((Action::Created, None)),
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(e) => return Err(format!("create failed: {e}")),
+            }
+        }
         let mut current = api
             .get_opt(&name)
             .await
@@ -405,10 +544,19 @@ fn as_dynamic(object: &Value) -> Result<DynamicObject, String> {
 }
 
 async fn create(api: &Api<DynamicObject>, object: &Value) -> Result<(), String> {
-    api.create(&PostParams::default(), &as_dynamic(object)?)
-        .await
-        .map(drop)
-        .map_err(|e| format!("create failed: {e}"))
+    post(api, object).await.map_err(|e| format!("create failed: {e}"))
+}
+
+/// Creates an object with one POST of its stored JSON. `Api::create` would copy it into
+/// a `DynamicObject` and decode the answer (the object as created) into another, though
+/// nothing reads that answer: allocations per field of every object written, CPU that a
+/// restore sharing its host takes from the API server it waits on.
+async fn post(api: &Api<DynamicObject>, object: &Value) -> Result<(), kube::Error> {
+    let body = serde_json::to_vec(object).map_err(kube::Error::SerdeError)?;
+    let request = kube::core::Request::new(api.resource_url())
+        .create(&PostParams::default(), body)
+        .map_err(kube::Error::BuildRequest)?;
+    api.clone().into_client().request_text(request).await.map(drop)
 }
 
 /// Replaces an object. Some objects cannot be changed in place (an immutable Secret or
@@ -506,5 +654,25 @@ async fn wait_until_gone(api: &Api<DynamicObject>, name: &str) -> Result<(), Str
             "'{name}' is still being deleted after {}s; restore again once it is gone",
             DELETION_WAIT.as_secs()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restore_concurrency_defaults_when_unset_and_is_bounded_when_set() {
+        assert_eq!(concurrency(None).unwrap(), DEFAULT_CONCURRENCY);
+        assert_eq!(concurrency(Some("")).unwrap(), DEFAULT_CONCURRENCY);
+        assert_eq!(concurrency(Some("1")).unwrap(), 1);
+        assert_eq!(concurrency(Some(" 64 ")).unwrap(), 64);
+        for bad in ["0", "65", "-1", "8.5", "many"] {
+            let message = concurrency(Some(bad)).unwrap_err().to_string();
+            assert!(
+                message.contains("LIFEBOAT_RESTORE_CONCURRENCY") && message.contains(&format!("'{bad}'")),
+                "{message}"
+            );
+        }
     }
 }

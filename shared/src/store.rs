@@ -6,7 +6,7 @@
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, ServerSideEncryption};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use aws_smithy_types::base64;
 use sha2::{Digest, Sha256};
 
@@ -39,6 +39,10 @@ pub enum StoreError {
         key: String,
     },
 }
+
+/// The size at which a file being written goes to S3 as a part of a multipart upload,
+/// so one huge tenant and kind never has to fit in memory. S3's smallest part is 5 MiB.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
 
 /// Lowercase hex SHA-256, as the manifest records it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -107,8 +111,19 @@ impl Store {
         Ok(hex::encode(digest))
     }
 
-    /// Reads an object whole. Stored objects are single Kubernetes objects, bounded by
-    /// the API server's own object size limit, so this never holds more than one.
+    /// Starts writing `key` piece by piece; see [`Upload`].
+    pub fn upload(&self, key: impl Into<String>) -> Upload<'_> {
+        Upload {
+            store: self,
+            key: key.into(),
+            buffer: Vec::new(),
+            hasher: Sha256::new(),
+            size: 0,
+            multipart: None,
+        }
+    }
+
+    /// Reads an object whole: one file of a tenant and kind, or a manifest.
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => {
@@ -181,7 +196,16 @@ impl Store {
         Ok(folders)
     }
 
-    /// The newest run of `infrastructure` that has a manifest. Walks the date folders
+    /// Whether the manifest at `key` says its run completed. A run that ended
+    /// `PartiallyFailed` (a tenant refused, S3 down for some files, the deadline reached)
+    /// is committed and restorable by its run path, but is never `latest`: an operator
+    /// restoring `latest` after a failed run gets the last backup that holds everything.
+    async fn says_completed(&self, key: &str) -> Result<bool, StoreError> {
+        let bytes = self.get(key).await?;
+        Ok(serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|m| m["status"] == "Completed"))
+    }
+
+    /// The newest run of `infrastructure` whose manifest says it completed. Walks the date folders
     /// newest first, so finding it costs a few listings, not a listing of the bucket.
     pub async fn latest_complete_run(&self, infrastructure: &str) -> Result<Option<RunLayout>, StoreError> {
         let descending = |mut v: Vec<String>, width: usize| {
@@ -196,7 +220,9 @@ impl Store {
                         let run_path = format!("{year}/{month}/{day}/{time}");
                         debug_assert!(is_run_path(&run_path));
                         let layout = RunLayout::for_run_path(&run_path, infrastructure);
-                        if self.exists(&layout.manifest_key()).await? {
+                        if self.exists(&layout.manifest_key()).await?
+                            && self.says_completed(&layout.manifest_key()).await?
+                        {
                             return Ok(Some(layout));
                         }
                     }
@@ -204,6 +230,139 @@ impl Store {
             }
         }
         Ok(None)
+    }
+}
+
+/// A file written as it is built: one PutObject when it stays under [`PART_SIZE`],
+/// otherwise a multipart upload of parts of that size, so memory holds one part, never
+/// the file. The SHA-256 covers the whole file either way.
+pub struct Upload<'a> {
+    store: &'a Store,
+    key: String,
+    buffer: Vec<u8>,
+    hasher: Sha256,
+    size: u64,
+    multipart: Option<(String, Vec<CompletedPart>)>,
+}
+
+impl Upload<'_> {
+    /// The buffer to append the file's bytes to.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buffer
+    }
+
+    /// Sends a part once a part's worth is buffered.
+    pub async fn flush_full_parts(&mut self) -> Result<(), StoreError> {
+        while self.buffer.len() >= PART_SIZE {
+            let rest = self.buffer.split_off(PART_SIZE);
+            let part = std::mem::replace(&mut self.buffer, rest);
+            self.send_part(part).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_part(&mut self, part: Vec<u8>) -> Result<(), StoreError> {
+        let (store, key) = (self.store, self.key.as_str());
+        if self.multipart.is_none() {
+            let mut request = store
+                .client
+                .create_multipart_upload()
+                .bucket(&store.bucket)
+                .key(key)
+                .content_type("application/json")
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .checksum_algorithm(ChecksumAlgorithm::Sha256);
+            if let Some(kms) = &store.kms_key_id {
+                request = request.ssekms_key_id(kms);
+            }
+            let out = request
+                .send()
+                .await
+                .map_err(|e| store.failed("CreateMultipartUpload", key, e))?;
+            let id = out.upload_id().unwrap_or_default().to_string();
+            self.multipart = Some((id, Vec::new()));
+        }
+        let (id, parts) = self.multipart.as_mut().expect("the upload was just started");
+        let digest = Sha256::digest(&part);
+        self.hasher.update(&part);
+        self.size += part.len() as u64;
+        let number = parts.len() as i32 + 1;
+        let out = store
+            .client
+            .upload_part()
+            .bucket(&store.bucket)
+            .key(key)
+            .upload_id(id.as_str())
+            .part_number(number)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .checksum_sha256(base64::encode(digest))
+            .body(ByteStream::from(part))
+            .send()
+            .await
+            .map_err(|e| store.failed("UploadPart", key, e))?;
+        parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(out.e_tag().map(str::to_string))
+                .set_checksum_sha256(out.checksum_sha256().map(str::to_string))
+                .build(),
+        );
+        Ok(())
+    }
+
+    /// Sends what is left and completes the file; returns its SHA-256 and size.
+    pub async fn finish(mut self) -> Result<(String, u64), StoreError> {
+        if self.multipart.is_none() {
+            let bytes = std::mem::take(&mut self.buffer);
+            let size = bytes.len() as u64;
+            let sha256 = self.store.put(&self.key, bytes).await?;
+            return Ok((sha256, size));
+        }
+        let last = std::mem::take(&mut self.buffer);
+        if !last.is_empty()
+            && let Err(e) = self.send_part(last).await
+        {
+            self.abort().await;
+            return Err(e);
+        }
+        let (store, key) = (self.store, self.key.as_str());
+        let (id, parts) = self.multipart.take().expect("a multipart upload is under way");
+        let done = store
+            .client
+            .complete_multipart_upload()
+            .bucket(&store.bucket)
+            .key(key)
+            .upload_id(&id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await;
+        if let Err(e) = done {
+            self.multipart = Some((id, Vec::new()));
+            let error = store.failed("CompleteMultipartUpload", key, e);
+            self.abort().await;
+            return Err(error);
+        }
+        Ok((hex::encode(self.hasher.finalize()), self.size))
+    }
+
+    /// Gives up the file. Parts already sent are discarded where the role may abort
+    /// uploads (`s3:AbortMultipartUpload`); elsewhere a lifecycle rule for incomplete
+    /// multipart uploads removes them, so a failure here is only logged.
+    pub async fn abort(mut self) {
+        if let Some((id, _)) = self.multipart.take() {
+            let store = self.store;
+            if let Err(e) = store
+                .client
+                .abort_multipart_upload()
+                .bucket(&store.bucket)
+                .key(&self.key)
+                .upload_id(id)
+                .send()
+                .await
+            {
+                tracing::warn!(key = self.key, error = %DisplayErrorContext(e), "cannot abort a multipart upload");
+            }
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! tenants. The stack's addresses come from the environment `infra/test.sh` sets; a
 //! test run without them fails and says what to run, it never skips.
 
+pub mod faults;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -259,6 +261,26 @@ where
 /// The count of `action` for `kind` in `tenant` in a report.
 pub fn count(report: &Value, tenant: &str, kind: &str, action: &str) -> u64 {
     report["counts"][tenant][kind][action].as_u64().unwrap_or(0)
+}
+
+/// The objects of a stored file (a `v1` `List`).
+pub fn list_items(bytes: Vec<u8>) -> Vec<Value> {
+    let list: Value = serde_json::from_slice(&bytes).expect("a stored file is JSON");
+    assert_eq!(list["kind"], "List", "a stored file is a List");
+    assert_eq!(list["apiVersion"], "v1");
+    list["items"].as_array().expect("a List has items").clone()
+}
+
+/// The count of `action` over every tenant and kind of a report.
+pub fn count_all(report: &Value, action: &str) -> u64 {
+    report["counts"]
+        .as_object()
+        .into_iter()
+        .flat_map(|tenants| tenants.values())
+        .filter_map(Value::as_object)
+        .flat_map(|kinds| kinds.values())
+        .filter_map(|actions| actions[action].as_u64())
+        .sum()
 }
 
 /// The action a report gives one object.

@@ -386,9 +386,11 @@ class TheSingleRegionExampleDeploys(Emulated):
     def test_backup_may_write_backups_but_not_read_list_or_delete_them(self):
         statements = self.role_policy(f"lifeboat-backup-{REGION}")
         bucket_arn = f"arn:aws:s3:::{self.bucket}"
-        self.assertEqual(self.grants(statements, "s3:PutObject"), [f"{bucket_arn}/*/infra/*"])
+        claims = f"{bucket_arn}/claims/*"
+        self.assertEqual(self.grants(statements, "s3:PutObject"), sorted([f"{bucket_arn}/*/infra/*", claims]))
         self.assertEqual(self.grants(statements, "s3:AbortMultipartUpload"), [f"{bucket_arn}/*/infra/*"])
-        self.assertEqual(self.grants(statements, "s3:GetObject"), [f"{bucket_arn}/*/infra/*/k8s/manifest.json"])
+        self.assertEqual(self.grants(statements, "s3:GetObject"),
+                         sorted([f"{bucket_arn}/*/infra/*/k8s/manifest.json", claims]))
         listing = [s for s in statements if "s3:ListBucket" in s["Action"]]
         self.assertEqual(len(listing), 1)
         self.assertEqual(listing[0]["Condition"], {"StringLike": {"s3:prefix": "*/infra/*/k8s/manifest.json"}})

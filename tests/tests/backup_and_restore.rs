@@ -28,27 +28,26 @@ async fn a_deleted_tenant_comes_back_with_every_object_identical() {
     assert_eq!(count(&report, ns, "ConfigMap", "backed-up"), 3);
     assert_eq!(count(&report, ns, "Namespace", "backed-up"), 1);
 
-    // The layout operators browse, encrypted with KMS, manifest included.
+    // The layout operators browse, one file per tenant and kind, encrypted with KMS,
+    // manifest included.
     let prefix = format!("{RUN}/infra/{infra}/k8s/");
-    let keys = stack.keys_under(&prefix).await;
-    for expected in [
-        format!("{prefix}manifest.json"),
-        format!("{prefix}namespaces/{ns}/namespace.json"),
-        format!("{prefix}namespaces/{ns}/secrets/db-credentials.json"),
-        format!("{prefix}namespaces/{ns}/configmaps/app-binary.json"),
-    ] {
-        assert!(keys.contains(&expected), "{expected} missing from {keys:?}");
-    }
+    let mut keys = stack.keys_under(&prefix).await;
+    keys.sort();
     assert_eq!(
-        keys.len(),
-        10,
-        "namespace, five secrets, three config maps, manifest: {keys:?}"
+        keys,
+        [
+            format!("{prefix}cluster/namespaces.json"),
+            format!("{prefix}manifest.json"),
+            format!("{prefix}namespaces/{ns}/configmaps.json"),
+            format!("{prefix}namespaces/{ns}/secrets.json"),
+        ],
+        "the tenants' namespaces, a file per kind of the tenant, and the manifest"
     );
     let head = stack
         .s3
         .head_object()
         .bucket(&stack.bucket)
-        .key(format!("{prefix}namespaces/{ns}/secrets/db-credentials.json"))
+        .key(format!("{prefix}namespaces/{ns}/secrets.json"))
         .send()
         .await
         .unwrap();
@@ -59,29 +58,32 @@ async fn a_deleted_tenant_comes_back_with_every_object_identical() {
         head.ssekms_key_id()
     );
 
-    // Stored objects are manifests `kubectl apply` accepts: kind, apiVersion, no server fields.
-    let stored: Value = serde_json::from_slice(
-        &stack
-            .read(&format!("{prefix}namespaces/{ns}/secrets/frozen.json"))
-            .await,
-    )
-    .unwrap();
+    // Stored files are `v1` Lists `kubectl apply` accepts: each item with its kind and
+    // apiVersion, no server-set fields.
+    let stored = lifeboat_tests::list_items(stack.read(&format!("{prefix}namespaces/{ns}/secrets.json")).await);
+    assert_eq!(stored.len(), 5, "the five user-made secrets, no token secret");
+    let frozen = stored.iter().find(|o| o["metadata"]["name"] == "frozen").unwrap();
     assert_eq!(
-        (stored["apiVersion"].as_str(), stored["kind"].as_str()),
+        (frozen["apiVersion"].as_str(), frozen["kind"].as_str()),
         (Some("v1"), Some("Secret"))
     );
     for field in ["uid", "resourceVersion", "creationTimestamp", "managedFields"] {
-        assert!(stored["metadata"].get(field).is_none(), "{field} was stored");
+        assert!(frozen["metadata"].get(field).is_none(), "{field} was stored");
     }
-    assert_eq!(stored["immutable"], true);
+    assert_eq!(frozen["immutable"], true);
 
-    // The manifest lists every stored object with its SHA-256.
+    // The manifest lists every stored file with its SHA-256, and the objects in it.
     let manifest: Value = serde_json::from_slice(&stack.read(&format!("{prefix}manifest.json")).await).unwrap();
     assert_eq!(manifest["status"], "Completed");
-    assert_eq!(manifest["objects"].as_array().unwrap().len(), 9);
-    for entry in manifest["objects"].as_array().unwrap() {
-        let bytes = stack.read(&format!("{prefix}{}", entry["key"].as_str().unwrap())).await;
-        assert_eq!(entry["sha256"].as_str().unwrap(), lifeboat::store::sha256_hex(&bytes));
+    assert_eq!(manifest["format_version"], 2);
+    let files = manifest["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3, "{manifest}");
+    let objects: usize = files.iter().map(|f| f["objects"].as_array().unwrap().len()).sum();
+    assert_eq!(objects, 9, "a namespace, five secrets, three config maps: {manifest}");
+    for file in files {
+        let bytes = stack.read(&format!("{prefix}{}", file["key"].as_str().unwrap())).await;
+        assert_eq!(file["sha256"].as_str().unwrap(), lifeboat::store::sha256_hex(&bytes));
+        assert_eq!(file["size"].as_u64().unwrap(), bytes.len() as u64);
     }
 
     stack.delete_namespace(ns).await;
@@ -233,7 +235,7 @@ async fn a_dry_run_reports_what_would_happen_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn a_tampered_object_is_refused_by_its_checksum_and_the_rest_restores() {
+async fn a_tampered_file_is_refused_by_its_checksum_and_nothing_of_it_is_written_but_the_other_files_restore() {
     let stack = Stack::connect().await;
     let tenant = stack.seed_tenant("tamper").await;
     let ns = tenant.namespace.as_str();
@@ -241,9 +243,15 @@ async fn a_tampered_object_is_refused_by_its_checksum_and_the_rest_restores() {
     stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
 
     // Someone with write access to the bucket swaps a password.
-    let key = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/secrets/db-credentials.json");
+    let key = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/secrets.json");
     let mut object: Value = serde_json::from_slice(&stack.read(&key).await).unwrap();
-    object["data"]["password"] = json!("YXR0YWNrZXI=");
+    let db = object["items"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|o| o["metadata"]["name"] == "db-credentials")
+        .unwrap();
+    db["data"]["password"] = json!("YXR0YWNrZXI=");
     stack
         .s3
         .put_object()
@@ -267,7 +275,13 @@ async fn a_tampered_object_is_refused_by_its_checksum_and_the_rest_restores() {
         stack.secrets(ns).get_opt("db-credentials").await.unwrap().is_none(),
         "the tampered secret was written"
     );
-    assert_eq!(count(&report, ns, "Secret", "created"), 4);
+    assert_eq!(
+        count(&report, ns, "Secret", "failed"),
+        5,
+        "every secret of the tampered file fails"
+    );
+    assert_eq!(count(&report, ns, "Secret", "created"), 0);
+    assert_eq!(count(&report, ns, "ConfigMap", "created"), 3, "{report}");
 }
 
 #[tokio::test]
@@ -293,26 +307,40 @@ async fn a_second_backup_shows_a_change_and_a_deletion() {
 
     let first = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/");
     let second = format!("2026/11/22/140000/infra/{infra}/k8s/namespaces/{ns}/");
+    let names = |items: Vec<Value>| -> Vec<String> {
+        items
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first_secrets = names(lifeboat_tests::list_items(
+        stack.read(&format!("{first}secrets.json")).await,
+    ));
+    let second_secrets = names(lifeboat_tests::list_items(
+        stack.read(&format!("{second}secrets.json")).await,
+    ));
+    assert!(first_secrets.contains(&"registry".to_string()));
     assert!(
-        stack
-            .keys_under(&first)
-            .await
-            .contains(&format!("{first}secrets/registry.json"))
-    );
-    assert!(
-        !stack
-            .keys_under(&second)
-            .await
-            .contains(&format!("{second}secrets/registry.json")),
+        !second_secrets.contains(&"registry".to_string()),
         "the deleted secret is still in the new backup"
     );
-    let greeting = |bytes: Vec<u8>| serde_json::from_slice::<Value>(&bytes).unwrap()["data"]["greeting"].clone();
+    let greeting = |items: Vec<Value>| {
+        items
+            .into_iter()
+            .find(|o| o["metadata"]["name"] == "app-config")
+            .unwrap()["data"]["greeting"]
+            .clone()
+    };
     assert_eq!(
-        greeting(stack.read(&format!("{first}configmaps/app-config.json")).await),
+        greeting(lifeboat_tests::list_items(
+            stack.read(&format!("{first}configmaps.json")).await
+        )),
         "grüße, 世界"
     );
     assert_eq!(
-        greeting(stack.read(&format!("{second}configmaps/app-config.json")).await),
+        greeting(lifeboat_tests::list_items(
+            stack.read(&format!("{second}configmaps.json")).await
+        )),
         "changed"
     );
 
@@ -337,7 +365,7 @@ async fn a_retried_scheduled_run_lands_in_the_same_folder_and_does_not_redo_a_co
     let event = stack.backup_event(&infra, &[ns], TIME);
     let first = stack.report("backup", &event).await;
     let keys = stack.keys_under(&format!("{RUN}/infra/{infra}/")).await;
-    assert_eq!(keys.len(), 10);
+    assert_eq!(keys.len(), 4, "namespaces, secrets, config maps, manifest: {keys:?}");
 
     let retry = stack.report("backup", &event).await;
     assert_eq!(retry["status"], "AlreadyCompleted", "{retry}");
@@ -346,20 +374,32 @@ async fn a_retried_scheduled_run_lands_in_the_same_folder_and_does_not_redo_a_co
 }
 
 #[tokio::test]
-async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_and_its_stray_is_neither_listed_nor_restored() {
+async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_and_what_was_deleted_meanwhile_is_neither_listed_nor_restored()
+ {
     let stack = Stack::connect().await;
     let tenant = stack.seed_tenant("died").await;
     let ns = tenant.namespace.as_str();
     let infra = unique("infra");
-    // The earlier attempt stored a Secret that was deleted from the cluster before the
-    // retry. The backup role may not delete objects, so it stays in the run's folder.
-    let relative = format!("namespaces/{ns}/secrets/deleted-meanwhile.json");
+    // The earlier attempt stored the tenant's secrets with one that was deleted from the
+    // cluster before the retry, and a file of a kind the retry does not back up. The
+    // backup role may not delete objects, so that file stays in the run's folder.
+    let secrets = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/secrets.json");
+    let relative = format!("namespaces/{ns}/serviceaccounts.json");
     let stray = format!("{RUN}/infra/{infra}/k8s/{relative}");
-    let stray_secret = json!({
+    let stray_secret = json!({ "apiVersion": "v1", "kind": "List", "items": [{
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": { "name": "deleted-meanwhile", "namespace": ns },
         "data": { "token": "c3RyYXk=" },
-    });
+    }]});
+    stack
+        .s3
+        .put_object()
+        .bucket(&stack.bucket)
+        .key(&secrets)
+        .body(serde_json::to_vec(&stray_secret).unwrap().into())
+        .send()
+        .await
+        .unwrap();
     stack
         .s3
         .put_object()
@@ -377,17 +417,21 @@ async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_and_its_str
         keys.contains(&stray),
         "the backup deleted an object, which its role may not"
     );
-    assert_eq!(keys.len(), 11, "the stray beside this run's ten objects: {keys:?}");
+    assert_eq!(keys.len(), 5, "the stray beside this run's four files: {keys:?}");
     let manifest: Value =
         serde_json::from_slice(&stack.read(&format!("{RUN}/infra/{infra}/k8s/manifest.json")).await).unwrap();
-    let listed: Vec<&str> = manifest["objects"]
+    let listed: Vec<&str> = manifest["files"]
         .as_array()
         .unwrap()
         .iter()
         .map(|o| o["key"].as_str().unwrap())
         .collect();
-    assert_eq!(listed.len(), 9, "{listed:?}");
+    assert_eq!(listed.len(), 3, "{listed:?}");
     assert!(!listed.contains(&relative.as_str()), "the manifest lists the stray");
+    assert!(
+        !manifest.to_string().contains("deleted-meanwhile"),
+        "the manifest names the deleted secret"
+    );
 
     // Restore reads what the manifest lists, so the stray does not come back.
     let target = format!("{ns}-retried");
@@ -422,7 +466,7 @@ async fn a_backup_without_a_manifest_is_never_chosen_as_latest() {
     stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
 
     // A later run that died before its manifest: objects, no commit marker.
-    let dead = format!("2026/11/22/150000/infra/{infra}/k8s/namespaces/{ns}/secrets/db-credentials.json");
+    let dead = format!("2026/11/22/150000/infra/{infra}/k8s/namespaces/{ns}/secrets.json");
     stack
         .s3
         .put_object()

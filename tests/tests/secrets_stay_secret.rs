@@ -40,7 +40,7 @@ async fn no_secret_value_appears_in_logs_or_reports() {
         printed.push(stack.report("restore", &event).await.to_string());
     }
     // A failure's message goes to the log and the caller too.
-    let key = format!("2026/11/22/130000/infra/{infra}/k8s/namespaces/{ns}/secrets/db-credentials.json");
+    let key = format!("2026/11/22/130000/infra/{infra}/k8s/namespaces/{ns}/secrets.json");
     stack
         .s3
         .put_object()

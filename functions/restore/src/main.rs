@@ -28,7 +28,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lifeboat::telemetry::init();
     let aws = lifeboat::aws::load().await;
     let audit = Audit::new(lifeboat::audit::cloudtrail_client(&aws), AuditConfig::from_env()?);
-    let restore = Restore::new(ClusterAccess::from_env(&aws)?, lifeboat::store::s3_client(&aws), audit);
+    let mut restore = Restore::new(ClusterAccess::from_env(&aws)?, lifeboat::store::s3_client(&aws), audit);
+    restore.concurrency = lifeboat::restore::concurrency_from_env()?;
     let defaults = Defaults::from_env();
     lambda_runtime::run(service_fn(|event| handle(event, &restore, &defaults))).await
 }

@@ -1,0 +1,223 @@
+//! One writer per scheduled run: the claim an invocation takes on a run's folder before
+//! it writes anything there.
+//!
+//! A retry of a scheduled run lands in the same folder on purpose, and the scheduler or
+//! an operator can start two invocations of the same run at once. Both would write the
+//! same keys; if the cluster changed in between, the folder would end up with one
+//! attempt's manifest and some of the other attempt's files: a mix, whose checksums no
+//! longer match. So an invocation first creates the run's claim
+//! (`claims/<YYYY>/<MM>/<DD>/<HHmmss>/<infrastructure>.json`) with S3's
+//! conditional write (`If-None-Match: *`), which exactly one of several concurrent
+//! writers wins. The others find a live claim and do nothing.
+//!
+//! The claim names when it lapses: the holder's Lambda deadline (the holder is gone by
+//! then, whatever happened to it), or [`LONGEST_RUN`] after it was taken when there is
+//! no deadline. When the holder finishes, it releases the claim by overwriting it; the
+//! backup role may not delete. A later invocation takes a released or lapsed claim over
+//! with `If-Match` on the ETag it read, so two of those racing still leave one holder.
+//! The holder checks for a committed manifest only once it holds the claim, so an
+//! invocation that waited out another never redoes a run that meanwhile completed.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::operation::put_object::PutObjectError;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::layout::RunLayout;
+use crate::store::StoreError;
+
+/// How long a claim without a deadline lives: Lambda's longest timeout.
+pub const LONGEST_RUN: TimeDelta = TimeDelta::minutes(15);
+
+/// What a claim holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ClaimRecord {
+    /// Who holds it: a random id per invocation, for logs.
+    holder: String,
+    /// When the claim was taken.
+    taken_at: DateTime<Utc>,
+    /// When it lapses if not released.
+    expires_at: DateTime<Utc>,
+    /// Whether the holder is done with the folder.
+    released: bool,
+}
+
+/// The outcome of trying to claim a run.
+pub enum Claimed {
+    /// This invocation holds the run; release it when done.
+    Held(Claim),
+    /// Another invocation holds it until the time given.
+    Busy {
+        /// When that claim lapses.
+        until: DateTime<Utc>,
+    },
+}
+
+/// A claim this invocation holds.
+pub struct Claim {
+    s3: Client,
+    bucket: String,
+    key: String,
+    kms_key_id: Option<String>,
+    etag: Option<String>,
+    record: ClaimRecord,
+}
+
+/// Where the claim of a run of `infrastructure` lives: beside the backups, not in the
+/// run's folder, so that folder holds the backup and its manifest and nothing else, and
+/// `latest` (which walks only the date folders) never sees a claim.
+pub fn claim_key(layout: &RunLayout, infrastructure: &str) -> String {
+    format!("claims/{}/{infrastructure}.json", layout.run_path())
+}
+
+fn failed(operation: &'static str, bucket: &str, key: &str, err: impl std::error::Error) -> StoreError {
+    StoreError::Request {
+        operation,
+        bucket: bucket.into(),
+        key: key.into(),
+        detail: DisplayErrorContext(err).to_string(),
+    }
+}
+
+/// Whether a conditional write lost: S3 answers 412 (or 409 for a concurrent
+/// conditional write in progress).
+fn lost(err: &SdkError<PutObjectError, HttpResponse>) -> bool {
+    err.raw_response()
+        .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412))
+}
+
+/// Tries to claim the run in `layout` until `deadline` (or [`LONGEST_RUN`] from `now`).
+pub async fn claim(
+    s3: &Client,
+    bucket: &str,
+    kms_key_id: Option<String>,
+    layout: &RunLayout,
+    infrastructure: &str,
+    now: DateTime<Utc>,
+    deadline: Option<DateTime<Utc>>,
+) -> Result<Claimed, StoreError> {
+    let key = claim_key(layout, infrastructure);
+    let record = ClaimRecord {
+        holder: format!("{:016x}", rand_id()),
+        taken_at: now,
+        expires_at: deadline.unwrap_or(now + LONGEST_RUN),
+        released: false,
+    };
+    let mut claim = Claim {
+        s3: s3.clone(),
+        bucket: bucket.into(),
+        key,
+        kms_key_id,
+        etag: None,
+        record,
+    };
+    // First writer of the folder.
+    match claim.put(Condition::Absent).await {
+        Ok(()) => return Ok(Claimed::Held(claim)),
+        Err(Lost::Condition) => {}
+        Err(Lost::Failed(e)) => return Err(e),
+    }
+    // A claim exists: take it over only if its holder is done or gone.
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(&claim.key)
+        .send()
+        .await
+        .map_err(|e| failed("GetObject", bucket, &claim.key, e))?;
+    let etag = out.e_tag().unwrap_or_default().to_string();
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| failed("GetObject", bucket, &claim.key, e))?
+        .into_bytes();
+    // An unreadable claim protects nothing; it is taken over like a lapsed one.
+    if let Ok(current) = serde_json::from_slice::<ClaimRecord>(&bytes)
+        && !current.released
+        && current.expires_at > now
+    {
+        return Ok(Claimed::Busy {
+            until: current.expires_at,
+        });
+    }
+    match claim.put(Condition::Matches(etag)).await {
+        Ok(()) => Ok(Claimed::Held(claim)),
+        Err(Lost::Condition) => Ok(Claimed::Busy {
+            until: claim.record.expires_at,
+        }),
+        Err(Lost::Failed(e)) => Err(e),
+    }
+}
+
+enum Condition {
+    Absent,
+    Matches(String),
+}
+
+enum Lost {
+    Condition,
+    Failed(StoreError),
+}
+
+impl Claim {
+    async fn put(&mut self, condition: Condition) -> Result<(), Lost> {
+        let mut request = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .content_type("application/json")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .body(ByteStream::from(
+                serde_json::to_vec(&self.record).expect("a claim always serialises"),
+            ));
+        if let Some(kms) = &self.kms_key_id {
+            request = request.ssekms_key_id(kms);
+        }
+        request = match condition {
+            Condition::Absent => request.if_none_match("*"),
+            Condition::Matches(etag) => request.if_match(etag),
+        };
+        match request.send().await {
+            Ok(out) => {
+                self.etag = out.e_tag().map(str::to_string);
+                Ok(())
+            }
+            Err(e) if lost(&e) => Err(Lost::Condition),
+            Err(e) => Err(Lost::Failed(failed("PutObject", &self.bucket, &self.key, e))),
+        }
+    }
+
+    /// Lets the next invocation of this run in. A failure is only logged: the claim
+    /// lapses at its deadline anyway.
+    pub async fn release(mut self) {
+        self.record.released = true;
+        let condition = match self.etag.clone() {
+            Some(etag) => Condition::Matches(etag),
+            None => Condition::Absent,
+        };
+        let reason = match self.put(condition).await {
+            Ok(()) => return,
+            Err(Lost::Condition) => "another invocation took the claim over".to_string(),
+            Err(Lost::Failed(e)) => e.to_string(),
+        };
+        tracing::warn!(
+            key = self.key,
+            reason,
+            "cannot release the run's claim; it lapses at its deadline"
+        );
+    }
+}
+
+/// A random id, from the standard library's per-process random hasher keys.
+fn rand_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Utc::now().timestamp_nanos_opt().unwrap_or_default() as u128);
+    hasher.finish()
+}

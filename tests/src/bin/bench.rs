@@ -1,0 +1,1138 @@
+//! The benchmark of issue 5: lifeboat's backup and restore beside the physical floor (a
+//! bare paged LIST) and beside what a team writes without lifeboat (kubectl piped into
+//! the aws CLI, and `kubectl apply --server-side`), in one run against the local stack.
+//!
+//! Run it with `bash infra/bench.sh`, which builds the release binaries and sources the
+//! stack's environment. Every figure is a median of several runs and wall times are
+//! shown as ratios to the floor, because the machines are shared and noisy; the targets
+//! are checked and printed, never asserted: timing belongs here, not in the tests.
+//!
+//! The functions run as Lambda runs them: a fresh process per measured invocation,
+//! talking to a Runtime API (served here, on loopback) for one event. That gives the
+//! cold start (exec to the runtime's first request for an event) and the peak resident
+//! memory of exactly one run (the process's VmHWM once it has answered).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// Marks what the generator made, so emptying a tenant never touches what the cluster
+/// made itself (service-account tokens, kube-root-ca.crt).
+const SEED_LABEL: &str = "lifeboat.bench/seed";
+
+/// What one run measures.
+#[derive(Debug, Clone)]
+struct Profile {
+    name: String,
+    tenants: usize,
+    secrets: usize,
+    config_maps: usize,
+    reps: usize,
+    /// Tenants are named `<prefix>-0000`, ...
+    tenant_prefix: String,
+}
+
+impl Profile {
+    fn named(name: &str) -> Result<Profile, String> {
+        let (tenants, per_kind, reps) = match name {
+            "tiny" => (2, 3, 1),
+            "default" => (100, 50, 3),
+            "large" => (1000, 50, 3),
+            _ => return Err(format!("unknown profile '{name}': use tiny, default or large")),
+        };
+        Ok(Profile {
+            name: name.into(),
+            tenants,
+            secrets: per_kind,
+            config_maps: per_kind,
+            reps,
+            tenant_prefix: format!("lifeboat-bench-{name}"),
+        })
+    }
+
+    fn objects(&self) -> usize {
+        self.tenants * (self.secrets + self.config_maps)
+    }
+
+    fn tenant_names(&self) -> Vec<String> {
+        (0..self.tenants)
+            .map(|i| format!("{}-{i:04}", self.tenant_prefix))
+            .collect()
+    }
+}
+
+struct Options {
+    profile: Profile,
+    json: Option<PathBuf>,
+    bin_dir: PathBuf,
+    zip_dir: PathBuf,
+    work_dir: PathBuf,
+    script_reps: usize,
+    delete_tenants: bool,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench [--profile tiny|default|large] [--reps N] [--json FILE] [--bin-dir DIR] [--zip-dir DIR] \
+         [--work-dir DIR] [--script-reps N] [--tenant-prefix P] [--delete-tenants]"
+    );
+    std::process::exit(2)
+}
+
+fn options() -> Options {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut profile = Profile::named("default").expect("the default profile exists");
+    let mut reps = None;
+    let mut json = None;
+    let mut bin_dir = root.join("target/release");
+    let mut zip_dir = root.join("target/lambda");
+    let mut work_dir = root.join("target/bench");
+    let mut script_reps = None;
+    let mut tenant_prefix = None;
+    let mut delete_tenants = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--profile" => {
+                profile = Profile::named(&value()).unwrap_or_else(|e| {
+                    eprintln!("{e}");
+                    usage()
+                })
+            }
+            "--reps" => reps = Some(value().parse().unwrap_or_else(|_| usage())),
+            "--json" => json = Some(PathBuf::from(value())),
+            "--bin-dir" => bin_dir = PathBuf::from(value()),
+            "--zip-dir" => zip_dir = PathBuf::from(value()),
+            "--work-dir" => work_dir = PathBuf::from(value()),
+            "--tenant-prefix" => tenant_prefix = Some(value()),
+            "--delete-tenants" => delete_tenants = true,
+            "--script-reps" => script_reps = Some(value().parse().unwrap_or_else(|_| usage())),
+            _ => usage(),
+        }
+    }
+    if let Some(prefix) = tenant_prefix {
+        profile.tenant_prefix = prefix;
+    }
+    if let Some(reps) = reps {
+        profile.reps = std::cmp::max(reps, 1);
+    }
+    Options {
+        json,
+        bin_dir,
+        zip_dir,
+        work_dir,
+        script_reps: script_reps.unwrap_or(profile.reps).min(profile.reps),
+        profile,
+        delete_tenants,
+    }
+}
+
+fn required(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run `bash infra/bench.sh`, or source the stack's env file"))
+}
+
+// ---------------------------------------------------------------------------------------
+// The generator
+
+/// A value of `len` printable bytes that differs per object and key, so nothing about
+/// the data is unusually compressible or repetitive.
+fn filler(seed: &str, len: usize) -> String {
+    let mut state: u64 = seed.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=";
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            alphabet[(state % alphabet.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+fn seed_meta(name: &str, tenant: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(tenant.into()),
+        labels: Some(BTreeMap::from([
+            (SEED_LABEL.to_string(), "true".to_string()),
+            (
+                "app.kubernetes.io/name".to_string(),
+                format!("svc-{}", &name[..name.len().min(12)]),
+            ),
+            ("team".to_string(), "platform".to_string()),
+        ])),
+        annotations: Some(BTreeMap::from([(
+            "lifeboat.bench/description".to_string(),
+            "generated by the lifeboat benchmark".to_string(),
+        )])),
+        ..Default::default()
+    }
+}
+
+/// A Secret as teams keep them: a few keys of a few hundred bytes.
+fn secret(tenant: &str, i: usize) -> Secret {
+    let name = format!("app-secret-{i:04}");
+    let data = ["username", "password", "api-token"]
+        .iter()
+        .map(|k| {
+            let v = filler(&format!("{tenant}/{name}/{k}"), 220);
+            (k.to_string(), ByteString(v.into_bytes()))
+        })
+        .collect();
+    Secret {
+        metadata: seed_meta(&name, tenant),
+        type_: Some("Opaque".into()),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+/// A ConfigMap as teams keep them: a few keys of a few hundred bytes.
+fn config_map(tenant: &str, i: usize) -> ConfigMap {
+    let name = format!("app-config-{i:04}");
+    let data = ["application.properties", "logging.yaml", "features.json"]
+        .iter()
+        .map(|k| (k.to_string(), filler(&format!("{tenant}/{name}/{k}"), 300)))
+        .collect();
+    ConfigMap {
+        metadata: seed_meta(&name, tenant),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+/// Creates what is missing of the profile's tenants and objects; a second run against
+/// the same stack finds them all and creates nothing.
+async fn seed(kube: &kube::Client, profile: &Profile) {
+    let tenants = profile.tenant_names();
+    let started = Instant::now();
+    let created: usize = stream::iter(tenants.iter())
+        .map(|tenant| seed_tenant(kube, profile, tenant))
+        .buffer_unordered(8)
+        .fold(0, |sum, n| async move { sum + n })
+        .await;
+    eprintln!(
+        "[bench] seeded {} tenants ({} objects, {created} created now) in {:.1}s",
+        tenants.len(),
+        profile.objects(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn seed_tenant(kube: &kube::Client, profile: &Profile, tenant: &str) -> usize {
+    let namespaces: Api<Namespace> = Api::all(kube.clone());
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(tenant.into()),
+            labels: Some(BTreeMap::from([(
+                "lifeboat.bench/profile".to_string(),
+                profile.name.clone(),
+            )])),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match namespaces.create(&PostParams::default(), &ns).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => panic!("cannot create namespace {tenant}: {e}"),
+    }
+    let labelled = ListParams::default().labels(&format!("{SEED_LABEL}=true"));
+    let secrets: Api<Secret> = Api::namespaced(kube.clone(), tenant);
+    let config_maps: Api<ConfigMap> = Api::namespaced(kube.clone(), tenant);
+    let have_secrets: std::collections::BTreeSet<String> = secrets
+        .list_metadata(&labelled)
+        .await
+        .expect("secrets list")
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect();
+    let have_config_maps: std::collections::BTreeSet<String> = config_maps
+        .list_metadata(&labelled)
+        .await
+        .expect("config maps list")
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect();
+    let mut created = 0;
+    for i in 0..profile.secrets {
+        let s = secret(tenant, i);
+        if !have_secrets.contains(s.metadata.name.as_deref().unwrap_or_default()) {
+            create_ignoring_conflict(&secrets, &s).await;
+            created += 1;
+        }
+    }
+    for i in 0..profile.config_maps {
+        let c = config_map(tenant, i);
+        if !have_config_maps.contains(c.metadata.name.as_deref().unwrap_or_default()) {
+            create_ignoring_conflict(&config_maps, &c).await;
+            created += 1;
+        }
+    }
+    created
+}
+
+async fn create_ignoring_conflict<K>(api: &Api<K>, object: &K)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => panic!("cannot create a seed object: {e}"),
+    }
+}
+
+/// Deletes the generated objects of every tenant, keeping the namespaces, and waits
+/// until none is left.
+async fn empty_tenants(kube: &kube::Client, profile: &Profile) {
+    let labelled = ListParams::default().labels(&format!("{SEED_LABEL}=true"));
+    stream::iter(profile.tenant_names())
+        .map(|tenant| {
+            let labelled = labelled.clone();
+            async move {
+                let secrets: Api<Secret> = Api::namespaced(kube.clone(), &tenant);
+                let config_maps: Api<ConfigMap> = Api::namespaced(kube.clone(), &tenant);
+                secrets
+                    .delete_collection(&DeleteParams::default(), &labelled)
+                    .await
+                    .expect("secrets are deleted");
+                config_maps
+                    .delete_collection(&DeleteParams::default(), &labelled)
+                    .await
+                    .expect("config maps are deleted");
+            }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let left = seeded_count(kube, profile).await;
+        if left == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} seeded objects still there after 300s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How many generated objects the tenants hold now.
+async fn seeded_count(kube: &kube::Client, profile: &Profile) -> usize {
+    let labelled = ListParams::default().labels(&format!("{SEED_LABEL}=true"));
+    stream::iter(profile.tenant_names())
+        .map(|tenant| {
+            let labelled = labelled.clone();
+            async move {
+                let secrets: Api<Secret> = Api::namespaced(kube.clone(), &tenant);
+                let config_maps: Api<ConfigMap> = Api::namespaced(kube.clone(), &tenant);
+                secrets
+                    .list_metadata(&labelled)
+                    .await
+                    .expect("secrets list")
+                    .items
+                    .len()
+                    + config_maps
+                        .list_metadata(&labelled)
+                        .await
+                        .expect("config maps list")
+                        .items
+                        .len()
+            }
+        })
+        .buffer_unordered(8)
+        .fold(0, |sum, n| async move { sum + n })
+        .await
+}
+
+// ---------------------------------------------------------------------------------------
+// The floor
+
+/// A bare paged LIST of Secrets and ConfigMaps, 500 a page, the bytes read and thrown
+/// away: over all namespaces (`tenants` None), or namespace by namespace over the
+/// tenants, which is the same scope as the backup. Returns the bytes read.
+async fn floor(kube: &kube::Client, tenants: Option<&[String]>) -> u64 {
+    let scopes: Vec<String> = match tenants {
+        None => vec!["/api/v1".into()],
+        Some(tenants) => tenants.iter().map(|t| format!("/api/v1/namespaces/{t}")).collect(),
+    };
+    let mut bytes = 0u64;
+    for (scope, resource) in scopes.iter().flat_map(|s| ["secrets", "configmaps"].map(|r| (s, r))) {
+        let mut token: Option<String> = None;
+        loop {
+            let mut uri = format!("{scope}/{resource}?limit=500");
+            if let Some(t) = &token {
+                uri.push_str(&format!("&continue={}", form_escape(t)));
+            }
+            let request = http::Request::get(uri).body(Vec::new()).expect("a request builds");
+            let text = kube.request_text(request).await.expect("the floor's LIST succeeds");
+            bytes += text.len() as u64;
+            // Only the continue token is read, as any lister must.
+            token = continue_token(&text);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    bytes
+}
+
+/// The `metadata.continue` of a list response, found without parsing the items.
+fn continue_token(text: &str) -> Option<String> {
+    let at = text.find("\"continue\":\"")? + "\"continue\":\"".len();
+    let end = text[at..].find('"')?;
+    Some(text[at..at + end].to_string()).filter(|t| !t.is_empty())
+}
+
+fn form_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// One function invocation, as Lambda makes it
+
+/// What one invocation of a function binary measured.
+struct Invoked {
+    /// From exec to the runtime's first request for an event.
+    cold_start: Duration,
+    /// From handing over the event to receiving the answer.
+    wall: Duration,
+    /// Peak resident memory of the process (VmHWM), in bytes.
+    peak_rss: u64,
+    /// The function's answer: its report, or its error.
+    response: Value,
+    /// Whether the answer came to the error endpoint.
+    failed: bool,
+}
+
+/// Runs `binary` as a fresh function instance and hands it one event.
+async fn invoke(binary: &Path, function: &str, event: &Value, log: &Path) -> Invoked {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let address = listener.local_addr().expect("the listener has an address");
+    let log_file = std::fs::File::create(log).expect("the function log is writable");
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(binary)
+        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("LIFEBOAT_CLUSTER_ACCESS", "kubeconfig")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("the log file clones"))
+        .stderr(log_file)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+    let pid = child.id().expect("the child has a pid");
+    let (events, mut received) = mpsc::unbounded_channel();
+    let body = serde_json::to_vec(event).expect("the event serialises");
+    let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:lifeboat-{function}");
+    let handed_over_once = Arc::new(AtomicBool::new(false));
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let runtime = Runtime {
+                event: body.clone(),
+                arn: arn.clone(),
+                events: events.clone(),
+                handed_over: handed_over_once.clone(),
+            };
+            tokio::spawn(serve_runtime(stream, runtime));
+        }
+    });
+    let deadline = Duration::from_secs(1800);
+    let mut cold_start = None;
+    let mut handed_over = None;
+    let outcome = loop {
+        let next = tokio::select! {
+            e = received.recv() => e,
+            status = child.wait() => panic!("{function} exited early ({status:?}); see {}", log.display()),
+        };
+        match tokio::time::timeout(deadline, async { next }).await {
+            Ok(Some(RuntimeEvent::Next(at))) if cold_start.is_none() => {
+                cold_start = Some(at - started);
+                handed_over = Some(at);
+            }
+            Ok(Some(RuntimeEvent::Next(_))) => {}
+            Ok(Some(RuntimeEvent::Answer { at, body, failed })) => break (at, body, failed),
+            Ok(None) | Err(_) => panic!("{function} did not answer; see {}", log.display()),
+        }
+    };
+    let peak_rss = vm_hwm(pid).unwrap_or(0);
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    server.abort();
+    let (at, body, failed) = outcome;
+    Invoked {
+        cold_start: cold_start.expect("an answer follows a request for the event"),
+        wall: at - handed_over.expect("the event was handed over"),
+        peak_rss,
+        response: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        failed,
+    }
+}
+
+fn vm_hwm(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The Runtime API of one function instance.
+struct Runtime {
+    event: Vec<u8>,
+    arn: String,
+    events: mpsc::UnboundedSender<RuntimeEvent>,
+    /// Whether the instance's one event was handed over already.
+    handed_over: Arc<AtomicBool>,
+}
+
+enum RuntimeEvent {
+    Next(Instant),
+    Answer { at: Instant, body: Vec<u8>, failed: bool },
+}
+
+/// One connection of the function's runtime client to the Runtime API: the first
+/// request for an event gets `event`; later ones are left waiting, as Lambda leaves a
+/// frozen instance.
+async fn serve_runtime(stream: TcpStream, runtime: Runtime) {
+    let Runtime {
+        event,
+        arn,
+        events,
+        handed_over,
+    } = runtime;
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let Some((method, path, body)) = read_request(&mut reader).await else {
+            return;
+        };
+        let at = Instant::now();
+        if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            let _ = events.send(RuntimeEvent::Next(at));
+            if handed_over.swap(true, Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            let deadline_ms = (std::time::SystemTime::now() + Duration::from_secs(900))
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock after 1970")
+                .as_millis();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                 lambda-runtime-aws-request-id: bench-request\r\nlambda-runtime-deadline-ms: {deadline_ms}\r\n\
+                 lambda-runtime-invoked-function-arn: {arn}\r\nlambda-runtime-trace-id: Root=1-bench\r\n\r\n",
+                event.len()
+            );
+            if write.write_all(head.as_bytes()).await.is_err() || write.write_all(&event).await.is_err() {
+                return;
+            }
+        } else {
+            let failed = path.ends_with("/error");
+            if path.contains("/invocation/") {
+                let _ = events.send(RuntimeEvent::Answer { at, body, failed });
+            } else if path.ends_with("/init/error") {
+                let _ = events.send(RuntimeEvent::Answer { at, body, failed: true });
+            }
+            let reply = "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n";
+            if write.write_all(reply.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 request: method, path and body (by length or chunked).
+async fn read_request<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Option<(String, String, Vec<u8>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await.ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut length = 0usize;
+    let mut chunked = false;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).await.ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().ok()?,
+            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            _ => {}
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).await.ok()?;
+            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).await.ok()?;
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).await.ok()?;
+    }
+    Some((method, path, body))
+}
+
+// ---------------------------------------------------------------------------------------
+// S3 requests, as the AWS emulator saw them
+
+/// Counts the writes (PUT and POST) under a prefix of the bucket that the AWS emulator
+/// logged after `from` (a byte offset of its log). The emulator logs each request before
+/// its response is sent, so once a run has its answers, its lines are all there.
+struct S3Log {
+    path: PathBuf,
+}
+
+impl S3Log {
+    fn offset(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    fn writes_since(&self, from: u64, bucket: &str, prefix: &str) -> u64 {
+        let bytes = std::fs::read(&self.path).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes[(from as usize).min(bytes.len())..]).into_owned();
+        let put = format!("\"PUT /{bucket}/{prefix}");
+        let post = format!("\"POST /{bucket}/{prefix}");
+        text.lines().filter(|l| l.contains(&put) || l.contains(&post)).count() as u64
+    }
+}
+
+async fn stored_bytes(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> (u64, Vec<String>) {
+    let mut total = 0;
+    let mut keys = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for o in page.expect("the bucket lists").contents() {
+            total += o.size().unwrap_or(0) as u64;
+            keys.extend(o.key().map(str::to_string));
+        }
+    }
+    (total, keys)
+}
+
+// ---------------------------------------------------------------------------------------
+// Results
+
+#[derive(Debug, Clone, Serialize)]
+struct Row {
+    step: &'static str,
+    what: String,
+    /// Median wall time.
+    wall_s: f64,
+    /// Every run's wall time.
+    runs_s: Vec<f64>,
+    /// Median wall time over the floor's.
+    x_floor: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peak_rss_mib: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s3_writes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s3_mb_written: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_read_mb: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Target {
+    target: String,
+    measured: String,
+    met: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Results {
+    profile: String,
+    tenants: usize,
+    secrets_per_tenant: usize,
+    config_maps_per_tenant: usize,
+    objects: usize,
+    listed_mb: f64,
+    repetitions: usize,
+    machine: String,
+    rows: Vec<Row>,
+    cold_start_ms: BTreeMap<String, f64>,
+    zip_mb: BTreeMap<String, f64>,
+    targets: Vec<Target>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).expect("times are numbers"));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn median_u64(values: &[u64]) -> u64 {
+    median(&values.iter().map(|v| *v as f64).collect::<Vec<_>>()).round() as u64
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+const MB: f64 = 1_000_000.0;
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_default();
+    format!("{cores} cores, {cpu}, load {load} at the start")
+}
+
+fn print_table(r: &Results) {
+    println!(
+        "lifeboat benchmark, profile {}: {} tenants x ({} Secrets + {} ConfigMaps) = {} objects, {:.1} MB as listed; median of {}",
+        r.profile, r.tenants, r.secrets_per_tenant, r.config_maps_per_tenant, r.objects, r.listed_mb, r.repetitions
+    );
+    println!("machine: {}", r.machine);
+    println!();
+    println!(
+        "| {:<44} | {:>8} | {:>8} | {:>12} | {:>9} | {:>13} |",
+        "step", "wall s", "x floor", "peak RSS MiB", "S3 writes", "S3 MB written"
+    );
+    println!(
+        "|{:-<46}|{:->10}|{:->10}|{:->14}|{:->11}|{:->15}|",
+        "", "", "", "", "", ""
+    );
+    let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    for row in &r.rows {
+        println!(
+            "| {:<44} | {:>8.2} | {:>8.2} | {:>12} | {:>9} | {:>13} |",
+            row.what,
+            row.wall_s,
+            row.x_floor,
+            dash(row.peak_rss_mib.map(|v| format!("{v:.1}"))),
+            dash(row.s3_writes.map(|v| v.to_string())),
+            dash(row.s3_mb_written.map(|v| format!("{v:.2}"))),
+        );
+    }
+    println!();
+    let cold: Vec<String> = r
+        .cold_start_ms
+        .iter()
+        .map(|(f, ms)| format!("{f} {ms:.0} ms"))
+        .collect();
+    println!("cold start (exec to first event requested): {}", cold.join(", "));
+    let zips: Vec<String> = r.zip_mb.iter().map(|(f, mb)| format!("{f} {mb:.2} MB")).collect();
+    println!(
+        "zips (cargo lambda build --release --output-format zip, x86_64): {}",
+        if zips.is_empty() {
+            "not built".into()
+        } else {
+            zips.join(", ")
+        }
+    );
+    println!();
+    for t in &r.targets {
+        println!(
+            "[{}] {}: {}",
+            if t.met { "met" } else { "MISSED" },
+            t.target,
+            t.measured
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The run
+
+#[tokio::main]
+async fn main() {
+    let options = options();
+    let profile = options.profile.clone();
+    eprintln!("[bench] {}", machine());
+    std::fs::create_dir_all(&options.work_dir).expect("the work dir is writable");
+    let kube = kube::Client::try_default()
+        .await
+        .expect("the local API server's kubeconfig loads (KUBECONFIG)");
+    let s3 = lifeboat::store::s3_client(&lifeboat::aws::load().await);
+    let bucket = required("LIFEBOAT_BUCKET");
+    let cluster = required("LIFEBOAT_CLUSTER");
+    let endpoint = required("AWS_ENDPOINT_URL");
+    let s3_log = S3Log {
+        path: Path::new(&required("LIFEBOAT_STACK_DIR")).join("logs/moto.log"),
+    };
+    let backup_bin = options.bin_dir.join("backup");
+    let restore_bin = options.bin_dir.join("restore");
+    for bin in [&backup_bin, &restore_bin] {
+        assert!(bin.exists(), "{} is missing: build the functions first", bin.display());
+    }
+    let machine = machine();
+
+    seed(&kube, &profile).await;
+    let tenants = profile.tenant_names();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+
+    let mut floor_runs = Vec::new();
+    let mut floor_all_runs = Vec::new();
+    let mut listed = 0;
+    let mut listed_all = 0;
+    let mut backup_runs = Vec::new();
+    let mut backup_rss = Vec::new();
+    let mut backup_writes = Vec::new();
+    let mut backup_bytes = Vec::new();
+    let mut script_runs = Vec::new();
+    let mut script_writes = Vec::new();
+    let mut script_bytes = Vec::new();
+    let mut restore_runs = Vec::new();
+    let mut restore_rss = Vec::new();
+    let mut apply_runs = Vec::new();
+    let mut cold = BTreeMap::<String, Vec<f64>>::new();
+
+    for rep in 0..profile.reps {
+        eprintln!("[bench] repetition {} of {}", rep + 1, profile.reps);
+
+        // (1) the floor, over all namespaces and over the tenants alone: on a shared
+        // stack other namespaces hold objects too, so the faster of the two is the floor.
+        let t = Instant::now();
+        listed_all = floor(&kube, None).await;
+        floor_all_runs.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        listed = floor(&kube, Some(&tenants)).await;
+        floor_runs.push(t.elapsed().as_secs_f64());
+
+        // (2) lifeboat's backup
+        let infrastructure = format!("bench-{}-{stamp}-{rep}", profile.name);
+        let event = json!({
+            "infrastructure": infrastructure,
+            "cluster": cluster,
+            "bucket": bucket,
+            "settings": { "IsEnabled": true, "IntervalInHours": "1", "K8sResourceKinds": ["Secret", "ConfigMap"] },
+            "tenants": tenants,
+            "scheduled_time": "2030-01-01T00:00:00Z",
+        });
+        let from = s3_log.offset();
+        let log = options.work_dir.join(format!("backup-{rep}.log"));
+        let run = invoke(&backup_bin, "backup", &event, &log).await;
+        assert!(
+            !run.failed && run.response["status"] == "Completed",
+            "the backup did not complete: {}",
+            run.response
+        );
+        let backed_up = lifeboat_tests::count_all(&run.response, "backed-up");
+        assert!(
+            backed_up >= profile.objects() as u64,
+            "the backup stored {backed_up} objects, fewer than the {} generated",
+            profile.objects()
+        );
+        let prefix = format!("2030/01/01/000000/infra/{infrastructure}/");
+        backup_runs.push(run.wall.as_secs_f64());
+        backup_rss.push(run.peak_rss as f64 / MIB);
+        // The run's claim (taken and released) is a write of the run too.
+        let claim = format!("claims/2030/01/01/000000/{infrastructure}.json");
+        backup_writes.push(s3_log.writes_since(from, &bucket, &prefix) + s3_log.writes_since(from, &bucket, &claim));
+        let (bytes, keys) = stored_bytes(&s3, &bucket, &prefix).await;
+        backup_bytes.push(bytes as f64 / MB);
+        cold.entry("backup".into())
+            .or_default()
+            .push(run.cold_start.as_secs_f64() * 1000.0);
+
+        // (3) the script a team writes today
+        if rep < options.script_reps {
+            let script_prefix = format!("bench-script/{}-{stamp}-{rep}/", profile.name);
+            let from = s3_log.offset();
+            let script = r#"set -euo pipefail
+for ns in $TENANTS; do
+  kubectl get secrets,configmaps -n "$ns" -o yaml |
+    aws s3 cp - "s3://$BUCKET/$PREFIX$ns.yaml" --endpoint-url "$AWS_ENDPOINT_URL" --sse aws:kms --only-show-errors
+done
+"#;
+            let t = Instant::now();
+            let status = tokio::process::Command::new("bash")
+                .arg("-c")
+                .arg(script)
+                .env("TENANTS", tenants.join(" "))
+                .env("BUCKET", &bucket)
+                .env("PREFIX", &script_prefix)
+                .env("AWS_ENDPOINT_URL", &endpoint)
+                .status()
+                .await
+                .expect("bash runs");
+            assert!(status.success(), "the kubectl + aws CLI script failed");
+            script_runs.push(t.elapsed().as_secs_f64());
+            script_writes.push(s3_log.writes_since(from, &bucket, &script_prefix));
+            script_bytes.push(stored_bytes(&s3, &bucket, &script_prefix).await.0 as f64 / MB);
+        }
+
+        // (4) lifeboat's restore of every tenant into emptied namespaces
+        empty_tenants(&kube, &profile).await;
+        let event = json!({
+            "infrastructure": infrastructure,
+            "cluster": cluster,
+            "bucket": bucket,
+            "source": { "infrastructure": infrastructure, "backup": "2030/01/01/000000" },
+            "tenants": tenants,
+            "existing": "skip",
+            "dry_run": false,
+        });
+        let log = options.work_dir.join(format!("restore-{rep}.log"));
+        let run = invoke(&restore_bin, "restore", &event, &log).await;
+        assert!(
+            !run.failed && run.response["status"] == "Completed",
+            "the restore did not complete: {}",
+            run.response
+        );
+        let restored = seeded_count(&kube, &profile).await;
+        assert_eq!(restored, profile.objects(), "the restore brought back every object");
+        restore_runs.push(run.wall.as_secs_f64());
+        restore_rss.push(run.peak_rss as f64 / MIB);
+        cold.entry("restore".into())
+            .or_default()
+            .push(run.cold_start.as_secs_f64() * 1000.0);
+
+        // (5) kubectl apply --server-side of the same objects
+        let files = options.work_dir.join(format!("apply-{}", profile.name));
+        let _ = std::fs::remove_dir_all(&files);
+        download(&s3, &bucket, &prefix, &keys, &files).await;
+        empty_tenants(&kube, &profile).await;
+        let t = Instant::now();
+        let output = tokio::process::Command::new("kubectl")
+            .args(["apply", "--server-side", "-R", "-o", "name", "-f"])
+            .arg(&files)
+            .stdout(Stdio::null())
+            .output()
+            .await
+            .expect("kubectl runs");
+        assert!(
+            output.status.success(),
+            "kubectl apply failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        apply_runs.push(t.elapsed().as_secs_f64());
+        let applied = seeded_count(&kube, &profile).await;
+        assert_eq!(applied, profile.objects(), "kubectl applied every object");
+    }
+
+    let floor_s = median(&floor_runs).min(median(&floor_all_runs));
+    let row = |step, what: String, runs: &[f64]| Row {
+        step,
+        what,
+        wall_s: median(runs),
+        runs_s: runs.to_vec(),
+        x_floor: median(runs) / floor_s,
+        peak_rss_mib: None,
+        s3_writes: None,
+        s3_mb_written: None,
+        bytes_read_mb: None,
+    };
+    let mut rows = vec![
+        Row {
+            bytes_read_mb: Some(listed_all as f64 / MB),
+            ..row(
+                "floor-all-namespaces",
+                format!("(1) floor: LIST all namespaces ({:.1} MB)", listed_all as f64 / MB),
+                &floor_all_runs,
+            )
+        },
+        Row {
+            bytes_read_mb: Some(listed as f64 / MB),
+            ..row(
+                "floor-tenants",
+                format!("(1) floor: LIST each tenant ({:.1} MB)", listed as f64 / MB),
+                &floor_runs,
+            )
+        },
+    ];
+    rows.push(Row {
+        peak_rss_mib: Some(median(&backup_rss)),
+        s3_writes: Some(median_u64(&backup_writes)),
+        s3_mb_written: Some(median(&backup_bytes)),
+        ..row("backup", "(2) lifeboat backup".into(), &backup_runs)
+    });
+    if options.script_reps > 0 {
+        rows.push(Row {
+            s3_writes: Some(median_u64(&script_writes)),
+            s3_mb_written: Some(median(&script_bytes)),
+            ..row(
+                "script",
+                "(3) kubectl get | aws s3 cp, per namespace".into(),
+                &script_runs,
+            )
+        });
+    }
+    rows.push(Row {
+        peak_rss_mib: Some(median(&restore_rss)),
+        ..row("restore", "(4) lifeboat restore".into(), &restore_runs)
+    });
+    rows.push(row("apply", "(5) kubectl apply --server-side".into(), &apply_runs));
+
+    let cold_start_ms: BTreeMap<String, f64> = cold.iter().map(|(f, v)| (f.clone(), median(v))).collect();
+    let mut zip_mb = BTreeMap::new();
+    for function in ["backup", "restore"] {
+        if let Ok(m) = std::fs::metadata(options.zip_dir.join(function).join("bootstrap.zip")) {
+            zip_mb.insert(function.to_string(), m.len() as f64 / MB);
+        }
+    }
+
+    let kinds = 2;
+    let backup_s = median(&backup_runs);
+    let rss_limit = if profile.name == "large" { 96.0 } else { 64.0 };
+    let mut targets = vec![
+        Target {
+            target: "backup wall time at most 2x the floor".into(),
+            measured: format!("{:.2}x", backup_s / floor_s),
+            met: backup_s / floor_s <= 2.0,
+        },
+        Target {
+            target: format!("backup peak RSS at most {rss_limit:.0} MiB"),
+            measured: format!("{:.1} MiB", median(&backup_rss)),
+            met: median(&backup_rss) <= rss_limit,
+        },
+        Target {
+            target: format!(
+                "S3 writes per backup at most tenants x kinds + 5 = {}",
+                profile.tenants * kinds + 5
+            ),
+            measured: median_u64(&backup_writes).to_string(),
+            met: median_u64(&backup_writes) <= (profile.tenants * kinds + 5) as u64,
+        },
+        Target {
+            target: "restore at least 5x faster than kubectl apply --server-side".into(),
+            measured: format!("{:.1}x", median(&apply_runs) / median(&restore_runs)),
+            met: median(&apply_runs) / median(&restore_runs) >= 5.0,
+        },
+    ];
+    if options.script_reps > 0 {
+        targets.insert(
+            1,
+            Target {
+                target: "backup at least 20x faster than the kubectl + aws CLI script".into(),
+                measured: format!("{:.1}x", median(&script_runs) / backup_s),
+                met: median(&script_runs) / backup_s >= 20.0,
+            },
+        );
+    }
+    for (function, ms) in &cold_start_ms {
+        targets.push(Target {
+            target: format!("{function} cold start under 100 ms"),
+            measured: format!("{ms:.0} ms"),
+            met: *ms < 100.0,
+        });
+    }
+    for (function, mb) in &zip_mb {
+        targets.push(Target {
+            target: format!("{function} zip under 20 MB"),
+            measured: format!("{mb:.2} MB"),
+            met: *mb < 20.0,
+        });
+    }
+
+    let results = Results {
+        profile: profile.name.clone(),
+        tenants: profile.tenants,
+        secrets_per_tenant: profile.secrets,
+        config_maps_per_tenant: profile.config_maps,
+        objects: profile.objects(),
+        listed_mb: listed as f64 / MB,
+        repetitions: profile.reps,
+        machine,
+        rows,
+        cold_start_ms,
+        zip_mb,
+        targets,
+    };
+    if options.delete_tenants {
+        let namespaces: Api<Namespace> = Api::all(kube.clone());
+        for tenant in &tenants {
+            // The cluster finalises them in the background; nothing here waits on it.
+            let _ = namespaces.delete(tenant, &DeleteParams::default()).await;
+        }
+    }
+    print_table(&results);
+    if let Some(path) = &options.json {
+        let text = serde_json::to_string_pretty(&results).expect("results serialise");
+        std::fs::write(path, text + "\n").unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    }
+}
+
+/// Downloads a backup's stored files (not its manifest) into `dir`, for kubectl.
+async fn download(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str, keys: &[String], dir: &Path) {
+    // The objects only: the run's folder also holds its manifest and its claim, which
+    // are no Kubernetes objects.
+    let files: Vec<&String> = keys
+        .iter()
+        .filter(|k| {
+            ["k8s/namespaces/", "k8s/cluster/"]
+                .iter()
+                .any(|d| k[prefix.len()..].starts_with(d))
+        })
+        .collect();
+    stream::iter(files)
+        .map(|key| async move {
+            let out = s3.get_object().bucket(bucket).key(key).send().await?;
+            let bytes = out.body.collect().await.expect("the body reads").into_bytes();
+            let path = dir.join(&key[prefix.len()..]);
+            std::fs::create_dir_all(path.parent().expect("a key has a folder")).expect("the folder is writable");
+            std::fs::write(&path, &bytes).expect("the file is writable");
+            Ok::<(), aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::get_object::GetObjectError>>(())
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("the backup downloads");
+}

@@ -1,0 +1,101 @@
+//! The benchmark (`bash infra/bench.sh`) at a tiny size, so that it never rots: it runs
+//! every step against the local stack and prints its table and JSON. No figure is
+//! judged here; speed and memory targets live in the benchmark's own output.
+
+use std::path::Path;
+use std::process::Command;
+
+use lifeboat_tests::unique;
+use serde_json::Value;
+
+#[test]
+fn the_benchmark_runs_every_step_and_prints_one_table_and_the_same_figures_as_json() {
+    let bench = Path::new(env!("CARGO_BIN_EXE_bench"));
+    // The function binaries of this build sit beside the benchmark's.
+    let bin_dir = bench.parent().expect("the binary has a folder");
+    let work_dir = bin_dir.join("bench-smoke").join(unique("run"));
+    std::fs::create_dir_all(&work_dir).expect("the work dir is writable");
+    let json = work_dir.join("results.json");
+    let output = Command::new(bench)
+        .args([
+            "--profile",
+            "tiny",
+            "--reps",
+            "1",
+            "--delete-tenants",
+            "--tenant-prefix",
+        ])
+        .arg(unique("bench-smoke"))
+        .arg("--bin-dir")
+        .arg(bin_dir)
+        .arg("--work-dir")
+        .arg(&work_dir)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("the benchmark starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the benchmark failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for heading in [
+        "| step",
+        "wall s",
+        "x floor",
+        "peak RSS MiB",
+        "S3 writes",
+        "S3 MB written",
+    ] {
+        assert!(
+            stdout.contains(heading),
+            "the table has no column '{heading}':\n{stdout}"
+        );
+    }
+
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON is written")).expect("the JSON parses");
+    assert_eq!(results["profile"], "tiny");
+    assert_eq!(results["objects"], 12, "2 tenants x (3 Secrets + 3 ConfigMaps)");
+    let rows = results["rows"].as_array().expect("rows are a list");
+    let steps: Vec<&str> = rows.iter().filter_map(|r| r["step"].as_str()).collect();
+    assert_eq!(
+        steps,
+        [
+            "floor-all-namespaces",
+            "floor-tenants",
+            "backup",
+            "script",
+            "restore",
+            "apply"
+        ]
+    );
+    for row in rows {
+        let wall = row["wall_s"].as_f64().expect("every step has a wall time");
+        assert!(wall.is_finite() && wall > 0.0, "{row}");
+        assert!(row["x_floor"].as_f64().is_some_and(f64::is_finite), "{row}");
+        assert!(
+            stdout.contains(row["what"].as_str().expect("named")),
+            "the table lacks {row}"
+        );
+    }
+    let step = |name: &str| rows.iter().find(|r| r["step"] == name).expect("the step is there");
+    assert!(step("backup")["peak_rss_mib"].as_f64().is_some_and(|m| m > 1.0));
+    assert!(step("restore")["peak_rss_mib"].as_f64().is_some_and(|m| m > 1.0));
+    assert!(step("backup")["s3_writes"].as_u64().is_some_and(|n| n >= 1));
+    assert_eq!(step("script")["s3_writes"], 2, "one upload per namespace");
+    for function in ["backup", "restore"] {
+        assert!(
+            results["cold_start_ms"][function].as_f64().is_some_and(|ms| ms > 0.0),
+            "{results}"
+        );
+    }
+    let targets = results["targets"].as_array().expect("targets are a list");
+    assert!(targets.len() >= 7, "{results}");
+    assert!(
+        targets
+            .iter()
+            .all(|t| t["met"].is_boolean() && t["measured"].is_string())
+    );
+}
