@@ -81,7 +81,8 @@ ensure_aws_cli() {
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check awscli
   fi
-  export PATH="$venv/bin:$PATH"
+  # Last on PATH: only `aws` is wanted from it, not its python3.
+  export PATH="$PATH:$venv/bin"
 }
 
 # Where pip put cargo-lambda: a pyenv shim for a newly installed script appears only
