@@ -266,6 +266,27 @@ pub async fn read_manifest(store: &Store, layout: &RunLayout) -> Result<Option<M
     }
 }
 
+/// The report line of an object whose file was sent (or failed to be) with `outcome`.
+fn stored(
+    tenant: Option<String>,
+    kind: &ResolvedKind,
+    name: String,
+    outcome: &std::result::Result<ManifestFile, StoreError>,
+) -> ObjectResult {
+    ObjectResult {
+        tenant,
+        target_namespace: None,
+        kind: kind.kind.clone(),
+        name,
+        action: if outcome.is_ok() {
+            Action::BackedUp
+        } else {
+            Action::Failed
+        },
+        reason: outcome.as_ref().err().map(ToString::to_string),
+    }
+}
+
 struct Run<'a> {
     backup: &'a Backup,
     store: &'a Store,
@@ -387,18 +408,7 @@ impl Run<'_> {
         let mut state = self.state();
         for name in names {
             // A namespace is reported under its own tenant, as it is restored with it.
-            state.report.record(ObjectResult {
-                tenant: Some(name.clone()),
-                target_namespace: None,
-                kind: kind.kind.clone(),
-                name,
-                action: if outcome.is_ok() {
-                    Action::BackedUp
-                } else {
-                    Action::Failed
-                },
-                reason: outcome.as_ref().err().map(ToString::to_string),
-            });
+            state.report.record(stored(Some(name.clone()), &kind, name, &outcome));
         }
         state.settle(outcome);
         present
@@ -498,18 +508,9 @@ impl Run<'_> {
             });
         }
         for name in names {
-            state.report.record(ObjectResult {
-                tenant: tenant.map(str::to_string),
-                target_namespace: None,
-                kind: kind.kind.clone(),
-                name,
-                action: if outcome.is_ok() {
-                    Action::BackedUp
-                } else {
-                    Action::Failed
-                },
-                reason: outcome.as_ref().err().map(ToString::to_string),
-            });
+            state
+                .report
+                .record(stored(tenant.map(str::to_string), kind, name, &outcome));
         }
         state.settle(outcome);
     }

@@ -177,6 +177,16 @@ impl Stack {
     }
 }
 
+/// An audit check with no trail, not required: for tests about something else
+/// (`audit.rs` covers the trail).
+pub async fn unaudited() -> lifeboat::audit::Audit {
+    let config = lifeboat::audit::AuditConfig {
+        trail_arn: None,
+        required: false,
+    };
+    lifeboat::audit::Audit::new(lifeboat::audit::cloudtrail_client(&lifeboat::aws::load().await), config)
+}
+
 /// Invokes a function on the emulator at `lambda_url`.
 pub async fn invoke_at(lambda_url: &str, function: &str, event: &Value) -> Invocation {
     let url = format!("{lambda_url}/2015-03-31/functions/{function}/invocations");
@@ -528,22 +538,7 @@ pub mod eks {
                 Role::Backup => &self.backup_role_arn,
                 Role::Restore => &self.restore_role_arn,
             };
-            let sts = aws_sdk_sts::Client::new(&lifeboat::aws::load().await);
-            let out = sts
-                .assume_role()
-                .role_arn(arn)
-                .role_session_name("lifeboat-test")
-                .send()
-                .await
-                .expect("the role is assumed");
-            let c = out.credentials().expect("STS returns credentials");
-            Credentials::new(
-                c.access_key_id(),
-                c.secret_access_key(),
-                Some(c.session_token().to_string()),
-                None,
-                "test",
-            )
+            session_credentials(arn, "lifeboat-test").await
         }
 
         /// The AWS configuration a function of `role` would have.
@@ -597,6 +592,26 @@ pub mod eks {
                 .filter_map(|l| serde_json::from_str::<Value>(l).ok())
                 .collect()
         }
+    }
+
+    /// Session credentials of the role `arn`, from the AWS emulator's STS.
+    pub async fn session_credentials(arn: &str, session: &str) -> Credentials {
+        let sts = aws_sdk_sts::Client::new(&lifeboat::aws::load().await);
+        let out = sts
+            .assume_role()
+            .role_arn(arn)
+            .role_session_name(session)
+            .send()
+            .await
+            .expect("the role is assumed");
+        let c = out.credentials().expect("STS returns credentials");
+        Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "test",
+        )
     }
 
     /// A client of the local API server that sends `token` as it is, never refreshing it.

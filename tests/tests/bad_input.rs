@@ -16,7 +16,6 @@ use std::time::Duration;
 use aws_credential_types::Credentials;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{ObjectMeta, PostParams};
-use lifeboat::audit::{Audit, AuditConfig};
 use lifeboat::backup::Backup;
 use lifeboat::cluster::ClusterAccess;
 use lifeboat::eks::EksAccess;
@@ -24,39 +23,16 @@ use lifeboat::event::{BackupRequest, Defaults, Invocation, RestoreRequest};
 use lifeboat::report::{Action, Report, Status};
 use lifeboat::restore::Restore;
 use lifeboat_tests::faults::{Fault, Proxy};
-use lifeboat_tests::{Stack, unique};
+use lifeboat_tests::{Stack, unaudited, unique};
 use serde_json::{Value, json};
 
 const TIME: &str = "2026-11-22T13:00:00Z";
 const RUN: &str = "2026/11/22/130000";
 
-async fn unaudited() -> Audit {
-    let config = AuditConfig {
-        trail_arn: None,
-        required: false,
-    };
-    Audit::new(lifeboat::audit::cloudtrail_client(&lifeboat::aws::load().await), config)
-}
-
 /// The backup role's session credentials, from the AWS emulator's STS.
 async fn backup_role() -> Credentials {
     let arn = std::env::var("LIFEBOAT_BACKUP_ROLE_ARN").expect("the stack env is sourced");
-    let sts = aws_sdk_sts::Client::new(&lifeboat::aws::load().await);
-    let out = sts
-        .assume_role()
-        .role_arn(arn)
-        .role_session_name("lifeboat-bad-input")
-        .send()
-        .await
-        .expect("the role is assumed");
-    let c = out.credentials().expect("STS returns credentials");
-    Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_string()),
-        None,
-        "test",
-    )
+    lifeboat_tests::eks::session_credentials(&arn, "lifeboat-bad-input").await
 }
 
 /// How the functions reach clusters in production: EKS, with the backup role.

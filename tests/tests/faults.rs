@@ -14,27 +14,17 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject};
 use kube::api::{Api, ObjectMeta, PostParams};
-use lifeboat::audit::{Audit, AuditConfig};
 use lifeboat::backup::{Backup, COMMIT_RESERVE};
 use lifeboat::cluster::ClusterAccess;
 use lifeboat::event::{BackupRequest, Defaults, Invocation, RestoreRequest};
 use lifeboat::report::{Report, Status};
 use lifeboat::restore::Restore;
 use lifeboat_tests::faults::{Fault, Proxy, Seen, write_kubeconfig};
-use lifeboat_tests::{Stack, list_items, unique};
+use lifeboat_tests::{Stack, list_items, unaudited, unique};
 use serde_json::{Value, json};
 
 const TIME: &str = "2026-11-22T13:00:00Z";
 const RUN: &str = "2026/11/22/130000";
-
-/// No audit trail: these tests are about faults, and `audit.rs` covers the trail.
-async fn unaudited() -> Audit {
-    let config = AuditConfig {
-        trail_arn: None,
-        required: false,
-    };
-    Audit::new(lifeboat::audit::cloudtrail_client(&lifeboat::aws::load().await), config)
-}
 
 fn direct() -> ClusterAccess {
     ClusterAccess::Kubeconfig { path: None }
