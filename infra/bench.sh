@@ -2,7 +2,8 @@
 # Benchmarks backup and restore against the floor (a bare paged LIST) and against what a
 # team writes without lifeboat (kubectl piped into the aws CLI; kubectl apply
 # --server-side), in one run on the local stack. See the README's Performance section.
-#   bash infra/bench.sh [--profile tiny|default|large] [--reps N] [--script-reps N] [--json FILE]
+#   bash infra/bench.sh [--profile tiny|default|large] [--reps N] [--script-reps N] [--apply-reps N]
+#                       [--access eks|kubeconfig] [--delete-tenants] [--json FILE]
 # Builds the function zips as they are deployed (release, x86_64) and measures those very
 # binaries. Not part of infra/test.sh, which runs a tiny version of it as a test.
 set -euo pipefail

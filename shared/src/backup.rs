@@ -14,6 +14,7 @@ use futures::{StreamExt, stream};
 use kube::Client;
 use kube::api::ListParams;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tracing::{info, warn};
 
 use crate::Result;
@@ -24,7 +25,7 @@ use crate::event::{BackupRequest, Invocation};
 use crate::kinds::{KindResolver, ResolvedKind};
 use crate::layout::RunLayout;
 use crate::manifest::{FORMAT_VERSION, Manifest, ManifestFile, RunError, RunStatus};
-use crate::object::{generated_by_cluster, strip_server_set_fields};
+use crate::object::{Listed, strip_server_set_fields, write_stored};
 use crate::report::{Action, ObjectResult, Report, Status};
 use crate::store::{Store, StoreError, Upload};
 
@@ -72,14 +73,20 @@ impl Backup {
     /// report says so, since a missed backup would cost more than an unaudited one.
     pub async fn run(&self, request: &BackupRequest, invocation: &Invocation) -> Result<Report> {
         let started_at = (self.clock)();
-        let audit = self
-            .audit
-            .check(&Scope {
-                bucket: &request.bucket,
-                access: ObjectAccess::Write,
-                function_arn: invocation.function_arn.as_deref(),
-            })
-            .await;
+        let scope = Scope {
+            bucket: &request.bucket,
+            access: ObjectAccess::Write,
+            function_arn: invocation.function_arn.as_deref(),
+        };
+        let audit_check = self.audit.check(&scope);
+        // The audit check and reaching the cluster wait on different services, so they
+        // overlap; a disabled backup never reaches the cluster.
+        let (audit, connected) = if request.settings.is_enabled {
+            let (audit, connected) = tokio::join!(audit_check, self.connect(request));
+            (audit, Some(connected))
+        } else {
+            (audit_check.await, None)
+        };
         if !audit.is_audited() {
             warn!(infrastructure = %request.infrastructure, audit = %audit.explain(), "this backup is not audited");
         }
@@ -91,21 +98,15 @@ impl Backup {
             started_at,
             audit,
         );
-        if !request.settings.is_enabled {
+        let Some(connected) = connected else {
             report.status = Status::Disabled;
             return Ok(report.finish((self.clock)()));
-        }
+        };
+        let (client, kinds, namespaces) = connected?;
         let layout = RunLayout::new(request.run_time, &request.infrastructure);
         let store = Store::new(self.s3.clone(), &request.bucket, self.kms_key_id.clone());
         report.backup = Some(format!("s3://{}/{}", request.bucket, layout.prefix()));
         report.run_path = Some(layout.run_path().to_string());
-
-        let client = self
-            .cluster
-            .client(&request.cluster, &request.region, request.role.as_ref())
-            .await?;
-        let resolver = KindResolver::discover(client.clone(), &request.cluster).await?;
-        let kinds = resolver.resolve_all(&request.settings.kinds)?;
 
         // One invocation at a time writes a scheduled run's folder (see `crate::claim`);
         // claimed only now, so a run refused for bad input has written nothing.
@@ -162,13 +163,7 @@ impl Backup {
         // A setting that names Namespace backs up every namespace, into the same file as
         // the tenants' own Namespace objects.
         let every_namespace = kinds.contains(&namespace_kind);
-        let (tenants, namespaces) = match run.tenants(request, every_namespace).await {
-            Ok(found) => found,
-            Err(e) => {
-                claim.release().await;
-                return Err(e);
-            }
-        };
+        let (tenants, namespaces) = select_tenants(request, every_namespace, namespaces);
         info!(infrastructure = %request.infrastructure, run = layout.run_path(), tenants = tenants.len(), kinds = kinds.len(), "backup started");
         let present: Vec<&str> = run.store_namespaces(&tenants, namespaces).await;
 
@@ -237,6 +232,68 @@ impl Backup {
         info!(run = layout.run_path(), files = manifest.files.len(), objects = manifest.object_count(), status = ?manifest.status, "backup committed");
         Ok(report.finish((self.clock)()))
     }
+}
+
+impl Backup {
+    /// Reaches the cluster and reads what the run needs before it claims anything: the
+    /// kinds to back up and every Namespace object. Discovery and the namespace LIST do
+    /// not wait on each other.
+    async fn connect(&self, request: &BackupRequest) -> Result<(Client, Vec<ResolvedKind>, Vec<Value>)> {
+        let client = self
+            .cluster
+            .client(&request.cluster, &request.region, request.role.as_ref())
+            .await?;
+        let (resolver, namespaces) = tokio::join!(
+            KindResolver::discover(client.clone(), &request.cluster, &request.settings.kinds),
+            self.list_namespaces(&client, &request.cluster)
+        );
+        let kinds = resolver?.resolve_all(&request.settings.kinds)?;
+        Ok((client, kinds, namespaces?))
+    }
+
+    /// Every Namespace object, in one paged LIST rather than a GET per tenant.
+    async fn list_namespaces(&self, client: &Client, cluster: &str) -> Result<Vec<Value>> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        let failed = |source| ClusterError::Request {
+            cluster: cluster.to_string(),
+            what: "listing namespaces",
+            source,
+        };
+        loop {
+            let text = list_page_text(
+                client,
+                &ResolvedKind::namespace(),
+                None,
+                self.page_size,
+                token.as_deref(),
+            )
+            .await
+            .map_err(failed)?;
+            let page: Page = serde_json::from_str(&text).map_err(|e| failed(kube::Error::SerdeError(e)))?;
+            all.extend(page.items);
+            token = page.metadata.continue_.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(all);
+            }
+        }
+    }
+}
+
+/// The tenants in scope (those named, or every namespace) and, of `all` namespaces, the
+/// Namespace objects to store: the tenants' own, or every one when `every_namespace`.
+fn select_tenants(request: &BackupRequest, every_namespace: bool, mut all: Vec<Value>) -> (Vec<String>, Vec<Value>) {
+    let tenants = match &request.tenants {
+        Some(tenants) => tenants.clone(),
+        None => all
+            .iter()
+            .filter_map(|o| crate::object::name(o).map(str::to_string))
+            .collect(),
+    };
+    if !every_namespace {
+        all.retain(|o| crate::object::name(o).is_some_and(|n| tenants.iter().any(|t| t == n)));
+    }
+    (tenants, all)
 }
 
 /// The manifest an earlier attempt of this run committed, if any. Its key is listed
@@ -341,45 +398,6 @@ impl Run<'_> {
         true
     }
 
-    /// The tenants in scope (those named, or every namespace) and the Namespace objects
-    /// to store: the tenants' own, or every namespace when `every_namespace`. One paged
-    /// LIST of namespaces serves both, rather than a GET per tenant.
-    async fn tenants(&self, request: &BackupRequest, every_namespace: bool) -> Result<(Vec<String>, Vec<Value>)> {
-        let mut all = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let (items, next) = list_page(
-                self.client,
-                &ResolvedKind::namespace(),
-                None,
-                self.backup.page_size,
-                token.as_deref(),
-            )
-            .await
-            .map_err(|source| ClusterError::Request {
-                cluster: request.cluster.clone(),
-                what: "listing namespaces",
-                source,
-            })?;
-            all.extend(items);
-            token = next;
-            if token.is_none() {
-                break;
-            }
-        }
-        let tenants = match &request.tenants {
-            Some(tenants) => tenants.clone(),
-            None => all
-                .iter()
-                .filter_map(|o| crate::object::name(o).map(str::to_string))
-                .collect(),
-        };
-        if !every_namespace {
-            all.retain(|o| crate::object::name(o).is_some_and(|n| tenants.iter().any(|t| t == n)));
-        }
-        Ok((tenants, all))
-    }
-
     /// Stores the Namespace objects in one file; returns the tenants that exist.
     async fn store_namespaces<'t>(&self, tenants: &'t [String], namespaces: Vec<Value>) -> Vec<&'t str> {
         let kind = ResolvedKind::namespace();
@@ -451,38 +469,50 @@ impl Run<'_> {
                 // What was listed is stored: a consistent part of the kind.
                 break;
             }
-            let (items, next) =
-                match list_page(self.client, kind, tenant, self.backup.page_size, token.as_deref()).await {
-                    Ok(page) => page,
-                    // A continue token expires once etcd compacts past it (a few minutes);
-                    // start the kind over, in a file of its own.
-                    Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() => {
-                        warn!(kind = %kind.kind, tenant, "list continuation expired; listing the kind again");
-                        file.abandon().await;
-                        file = ListFile::new(self.store.upload(self.layout.kind_key(kind, tenant)));
-                        skipped.clear();
-                        token = None;
-                        continue;
-                    }
-                    Err(e) => {
-                        file.abandon().await;
-                        self.state().report.error(RunError {
-                            tenant: tenant.map(str::to_string),
-                            kind: Some(kind.kind.clone()),
-                            name: None,
-                            message: format!("cannot list {} in cluster '{}': {e}", kind.resource_dir(), self.cluster),
-                        });
-                        return;
-                    }
-                };
-            for mut object in items {
-                if let Some(why) = generated_by_cluster(kind, &object) {
-                    skipped.push((crate::object::name(&object).unwrap_or_default().to_string(), why));
+            let text = match list_page_text(self.client, kind, tenant, self.backup.page_size, token.as_deref()).await {
+                Ok(text) => text,
+                // A continue token expires once etcd compacts past it (a few minutes);
+                // start the kind over, in a file of its own.
+                Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() => {
+                    warn!(kind = %kind.kind, tenant, "list continuation expired; listing the kind again");
+                    file.abandon().await;
+                    file = ListFile::new(self.store.upload(self.layout.kind_key(kind, tenant)));
+                    skipped.clear();
+                    token = None;
                     continue;
                 }
-                strip_server_set_fields(&mut object, kind);
-                file.push(&object);
+                Err(e) => {
+                    file.abandon().await;
+                    self.list_failed(kind, tenant, e);
+                    return;
+                }
+            };
+            // The page's objects are copied into the file from the response text, never
+            // decoded whole (see `write_stored`).
+            let page = match serde_json::from_str::<RawPage>(&text) {
+                Ok(page) => page,
+                Err(e) => {
+                    file.abandon().await;
+                    self.list_failed(kind, tenant, kube::Error::SerdeError(e));
+                    return;
+                }
+            };
+            for object in page.items {
+                match file.push_listed(kind, object) {
+                    Ok(Listed::Written(_)) => {}
+                    Ok(Listed::Skipped(name, why)) => skipped.push((name, why)),
+                    Err(e) => {
+                        file.abandon().await;
+                        self.list_failed(kind, tenant, kube::Error::SerdeError(e));
+                        return;
+                    }
+                }
             }
+            let next = page
+                .metadata
+                .continue_
+                .filter(|t| !t.is_empty())
+                .map(|t| t.into_owned());
             if let Err(e) = file.upload.flush_full_parts().await {
                 let names = std::mem::take(&mut file.names);
                 file.abandon().await;
@@ -513,6 +543,19 @@ impl Run<'_> {
                 .record(stored(tenant.map(str::to_string), kind, name, &outcome));
         }
         state.settle(outcome);
+    }
+
+    fn list_failed(&self, kind: &ResolvedKind, tenant: Option<&str>, error: kube::Error) {
+        self.state().report.error(RunError {
+            tenant: tenant.map(str::to_string),
+            kind: Some(kind.kind.clone()),
+            name: None,
+            message: format!(
+                "cannot list {} in cluster '{}': {error}",
+                kind.resource_dir(),
+                self.cluster
+            ),
+        });
     }
 
     fn file_failed(&self, kind: &ResolvedKind, tenant: Option<&str>, names: &[String], error: StoreError) {
@@ -578,6 +621,22 @@ impl<'a> ListFile<'a> {
             .push(crate::object::name(object).unwrap_or_default().to_string());
     }
 
+    /// Adds one object of a LIST page, unless the cluster makes it itself.
+    fn push_listed(&mut self, kind: &ResolvedKind, object: &RawValue) -> serde_json::Result<Listed> {
+        let buffer = self.upload.buffer();
+        let mark = buffer.len();
+        if !self.names.is_empty() {
+            buffer.extend_from_slice(b",\n");
+        }
+        let listed = write_stored(kind, object, buffer);
+        match &listed {
+            Ok(Listed::Written(name)) => self.names.push(name.clone()),
+            // Nothing of a skipped or unreadable object stays, not even its separator.
+            _ => buffer.truncate(mark),
+        }
+        listed
+    }
+
     async fn abandon(self) {
         self.upload.abort().await;
     }
@@ -612,8 +671,24 @@ impl<'a> ListFile<'a> {
     }
 }
 
-/// The wire form of one LIST page: objects stay plain JSON, never typed, so any kind
-/// passes through unchanged and nothing is decoded twice.
+/// The wire form of one LIST page, its objects left as the text the API server sent
+/// (see `write_stored`).
+#[derive(serde::Deserialize)]
+struct RawPage<'a> {
+    #[serde(default, borrow)]
+    metadata: RawPageMeta<'a>,
+    #[serde(default, borrow)]
+    items: Vec<&'a RawValue>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct RawPageMeta<'a> {
+    #[serde(default, rename = "continue", borrow)]
+    continue_: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The wire form of one LIST page with its objects decoded, for the few objects a run
+/// reads rather than stores (its namespaces).
 #[derive(serde::Deserialize)]
 struct Page {
     #[serde(default)]
@@ -628,15 +703,14 @@ struct PageMeta {
     continue_: Option<String>,
 }
 
-/// One page of a LIST of a kind in a namespace (or cluster-wide), and the token for the
-/// next page.
-async fn list_page(
+/// The response text of one page of a LIST of a kind in a namespace (or cluster-wide).
+async fn list_page_text(
     client: &Client,
     kind: &ResolvedKind,
     namespace: Option<&str>,
     limit: u32,
     token: Option<&str>,
-) -> Result<(Vec<Value>, Option<String>), kube::Error> {
+) -> Result<String, kube::Error> {
     let base = if kind.group.is_empty() {
         format!("/api/{}", kind.version)
     } else {
@@ -653,8 +727,5 @@ async fn list_page(
     let request = kube::core::Request::new(path)
         .list(&params)
         .map_err(kube::Error::BuildRequest)?;
-    let page: Page = client.request(request).await?;
-    // List responses leave `apiVersion` and `kind` off their items; storing adds them.
-    let next = page.metadata.continue_.filter(|t| !t.is_empty());
-    Ok((page.items, next))
+    client.request_text(request).await
 }

@@ -114,18 +114,26 @@ pub struct KindResolver {
 }
 
 impl KindResolver {
-    /// Discovers what the cluster serves: each group at its preferred version, the only
-    /// one [`Self::resolve`] looks at, and the groups at once, rather than every version
-    /// of every group one after another (some 40 round trips on a bare cluster, each
-    /// before a backup could list anything).
-    pub async fn discover(client: Client, cluster: &str) -> Result<Self, KindsError> {
+    /// Discovers enough of what the cluster serves to resolve `wanted`: the core group
+    /// first, since it wins every lookup, and the named groups only if a wanted kind is
+    /// not in it, each at its preferred version (the only one [`Self::resolve`] looks
+    /// at) and several at once. A backup of Secrets and ConfigMaps so costs one round
+    /// trip before it can list anything, not one per group of the cluster.
+    pub async fn discover(client: Client, cluster: &str, wanted: &[String]) -> Result<Self, KindsError> {
         let failed = |source| KindsError::Discovery {
             cluster: cluster.into(),
             source,
         };
         let core_v1 = GroupVersion::gv(ApiGroup::CORE_GROUP, "v1");
-        let (core, named) = tokio::join!(discovery::pinned_group(&client, &core_v1), client.list_api_groups());
-        let mut named: Vec<ApiGroup> = stream::iter(named.map_err(failed)?.groups)
+        let core = discovery::pinned_group(&client, &core_v1).await.map_err(failed)?;
+        if wanted.iter().all(|kind| core.recommended_kind(kind).is_some()) {
+            return Ok(Self {
+                groups: vec![core],
+                cluster: cluster.into(),
+            });
+        }
+        let named = client.list_api_groups().await.map_err(failed)?;
+        let mut named: Vec<ApiGroup> = stream::iter(named.groups)
             .map(|group| {
                 let client = &client;
                 async move {
@@ -144,7 +152,7 @@ impl KindResolver {
             .await
             .map_err(failed)?;
         named.sort_by(|a, b| a.name().cmp(b.name()));
-        let mut groups = vec![core.map_err(failed)?];
+        let mut groups = vec![core];
         groups.append(&mut named);
         Ok(Self {
             groups,

@@ -85,6 +85,19 @@ fn the_benchmark_runs_every_step_and_prints_one_table_and_the_same_figures_as_js
     assert!(step("restore")["peak_rss_mib"].as_f64().is_some_and(|m| m > 1.0));
     assert!(step("backup")["s3_writes"].as_u64().is_some_and(|n| n >= 1));
     assert_eq!(step("script")["s3_writes"], 2, "one upload per namespace");
+    // Where each step's CPU time went, by process (counted in ticks of 10 ms, so a
+    // tiny step may show none).
+    assert!(stdout.contains("CPU seconds by process"), "{stdout}");
+    for row in rows {
+        let cpu = &row["cpu_s"];
+        for process in ["client", "kube_apiserver", "etcd", "aws_emulator"] {
+            assert!(cpu[process].as_f64().is_some_and(|s| s >= 0.0), "{row}");
+        }
+    }
+    assert!(
+        step("backup")["cpu_s"]["client"].as_f64().is_some_and(|s| s > 0.0),
+        "the function's own CPU time is counted"
+    );
     for function in ["backup", "restore"] {
         assert!(
             results["cold_start_ms"][function].as_f64().is_some_and(|ms| ms > 0.0),
