@@ -517,8 +517,6 @@ struct Invoked {
     wall: Duration,
     /// Peak resident memory of the process (VmHWM), in bytes.
     peak_rss: u64,
-    /// CPU time the process spent, user and system, in seconds.
-    cpu_s: f64,
     /// The function's answer: its report, or its error.
     response: Value,
     /// Whether the answer came to the error endpoint.
@@ -582,7 +580,6 @@ async fn invoke(binary: &Path, function: &str, access: &Access, event: &Value, l
         }
     };
     let peak_rss = vm_hwm(pid).unwrap_or(0);
-    let cpu_s = process_cpu(pid).unwrap_or(0.0);
     let _ = child.start_kill();
     let _ = child.wait().await;
     server.abort();
@@ -591,7 +588,6 @@ async fn invoke(binary: &Path, function: &str, access: &Access, event: &Value, l
         cold_start: cold_start.expect("an answer follows a request for the event"),
         wall: at - handed_over.expect("the event was handed over"),
         peak_rss,
-        cpu_s,
         response: serde_json::from_slice(&body).unwrap_or(Value::Null),
         failed,
     }
@@ -619,10 +615,6 @@ fn cpu_of(pid: &str, children: bool) -> Option<f64> {
         .filter_map(|f| f.parse::<f64>().ok())
         .sum();
     Some(ticks / 100.0)
-}
-
-fn process_cpu(pid: u32) -> Option<f64> {
-    cpu_of(&pid.to_string(), false)
 }
 
 /// Where a step's CPU time went: the measured client (the function, or kubectl and the
@@ -670,27 +662,44 @@ impl Stack {
         }
     }
 
-    /// The CPU spent so far; the client's is what this process's reaped children spent.
-    fn cpu(&self) -> Cpu {
+    /// Runs `step` and tells where the CPU went meanwhile. The client is this process
+    /// for [`Client::Bench`] (the floor lists in-process); for [`Client::Children`] it is
+    /// what the processes it started and reaped meanwhile spent: a function (reaped
+    /// once it has answered), kubectl, the script and its aws CLI.
+    async fn measure<T>(&self, client: Client, step: impl std::future::Future<Output = T>) -> (T, Cpu) {
+        let from = self.cpu(client);
+        let out = step.await;
+        let now = self.cpu(client);
+        (
+            out,
+            Cpu {
+                client: now.client - from.client,
+                kube_apiserver: now.kube_apiserver - from.kube_apiserver,
+                etcd: now.etcd - from.etcd,
+                aws_emulator: now.aws_emulator - from.aws_emulator,
+            },
+        )
+    }
+
+    /// The CPU spent so far.
+    fn cpu(&self, client: Client) -> Cpu {
         let of = |pid: &str| cpu_of(pid, false).unwrap_or(0.0);
         Cpu {
-            client: cpu_of("self", true).unwrap_or(0.0),
+            client: cpu_of("self", client == Client::Children).unwrap_or(0.0),
             kube_apiserver: of(&self.pids[0]),
             etcd: of(&self.pids[1]),
             aws_emulator: of(&self.pids[2]),
         }
     }
+}
 
-    /// The CPU spent since `from`.
-    fn since(&self, from: Cpu) -> Cpu {
-        let now = self.cpu();
-        Cpu {
-            client: now.client - from.client,
-            kube_apiserver: now.kube_apiserver - from.kube_apiserver,
-            etcd: now.etcd - from.etcd,
-            aws_emulator: now.aws_emulator - from.aws_emulator,
-        }
-    }
+/// Whose CPU a step's client time is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Client {
+    /// The benchmark's own process.
+    Bench,
+    /// The processes it starts.
+    Children,
 }
 
 /// The Runtime API of one function instance.
@@ -1034,8 +1043,6 @@ async fn main() {
     let access = Access::new(&options.access).await;
     let stack = Stack::find(Path::new(&required("LIFEBOAT_STACK_DIR")));
     let mut cpu = BTreeMap::<&'static str, Vec<Cpu>>::new();
-    // The floor's client is this process, which does nothing else meanwhile.
-    let own_cpu = || cpu_of("self", false).unwrap_or(0.0);
 
     seed(&kube, &profile).await;
     let tenants = profile.tenant_names();
@@ -1065,22 +1072,16 @@ async fn main() {
 
         // (1) the floor, over all namespaces and over the tenants alone: on a shared
         // stack other namespaces hold objects too, so the faster of the two is the floor.
-        let (from, own) = (stack.cpu(), own_cpu());
         let t = Instant::now();
-        listed_all = floor(&kube, None).await;
+        let (bytes, used) = stack.measure(Client::Bench, floor(&kube, None)).await;
         floor_all_runs.push(t.elapsed().as_secs_f64());
-        cpu.entry("floor-all-namespaces").or_default().push(Cpu {
-            client: own_cpu() - own,
-            ..stack.since(from)
-        });
-        let (from, own) = (stack.cpu(), own_cpu());
+        listed_all = bytes;
+        cpu.entry("floor-all-namespaces").or_default().push(used);
         let t = Instant::now();
-        listed = floor(&kube, Some(&tenants)).await;
+        let (bytes, used) = stack.measure(Client::Bench, floor(&kube, Some(&tenants))).await;
         floor_runs.push(t.elapsed().as_secs_f64());
-        cpu.entry("floor-tenants").or_default().push(Cpu {
-            client: own_cpu() - own,
-            ..stack.since(from)
-        });
+        listed = bytes;
+        cpu.entry("floor-tenants").or_default().push(used);
 
         // (2) lifeboat's backup
         eprintln!("[bench]   (2) backup");
@@ -1095,12 +1096,10 @@ async fn main() {
         });
         let from = s3_log.offset();
         let log = options.work_dir.join(format!("backup-{rep}.log"));
-        let before = stack.cpu();
-        let run = invoke(&backup_bin, "backup", &access, &event, &log).await;
-        cpu.entry("backup").or_default().push(Cpu {
-            client: run.cpu_s,
-            ..stack.since(before)
-        });
+        let (run, used) = stack
+            .measure(Client::Children, invoke(&backup_bin, "backup", &access, &event, &log))
+            .await;
+        cpu.entry("backup").or_default().push(used);
         assert!(
             !run.failed && run.response["status"] == "Completed",
             "the backup did not complete: {}",
@@ -1136,22 +1135,21 @@ for ns in $TENANTS; do
 done
 "#;
             let kubectl_env = access.kubectl_env("backup", &options.work_dir);
-            let before = stack.cpu();
-            let t = Instant::now();
-            let status = tokio::process::Command::new("bash")
+            let mut command = tokio::process::Command::new("bash");
+            command
                 .arg("-c")
                 .arg(script)
                 .env("TENANTS", tenants.join(" "))
                 .env("BUCKET", &bucket)
                 .env("PREFIX", &script_prefix)
                 .env("AWS_ENDPOINT_URL", &endpoint)
-                .envs(kubectl_env)
-                .status()
-                .await
-                .expect("bash runs");
+                .envs(kubectl_env);
+            let t = Instant::now();
+            let (status, used) = stack.measure(Client::Children, command.status()).await;
+            let status = status.expect("bash runs");
             assert!(status.success(), "the kubectl + aws CLI script failed");
             script_runs.push(t.elapsed().as_secs_f64());
-            cpu.entry("script").or_default().push(stack.since(before));
+            cpu.entry("script").or_default().push(used);
             script_writes.push(s3_log.writes_since(from, &bucket, &script_prefix));
             script_bytes.push(stored_bytes(&s3, &bucket, &script_prefix).await.0 as f64 / MB);
         }
@@ -1169,12 +1167,10 @@ done
         });
         let log = options.work_dir.join(format!("restore-{rep}.log"));
         eprintln!("[bench]   (4) restore");
-        let before = stack.cpu();
-        let run = invoke(&restore_bin, "restore", &access, &event, &log).await;
-        cpu.entry("restore").or_default().push(Cpu {
-            client: run.cpu_s,
-            ..stack.since(before)
-        });
+        let (run, used) = stack
+            .measure(Client::Children, invoke(&restore_bin, "restore", &access, &event, &log))
+            .await;
+        cpu.entry("restore").or_default().push(used);
         assert!(
             !run.failed && run.response["status"] == "Completed",
             "the restore did not complete: {}",
@@ -1196,23 +1192,22 @@ done
             download(&s3, &bucket, &prefix, &keys, &files).await;
             empty_tenants(&kube, &profile).await;
             let kubectl_env = access.kubectl_env("restore", &options.work_dir);
-            let before = stack.cpu();
-            let t = Instant::now();
-            let output = tokio::process::Command::new("kubectl")
+            let mut command = tokio::process::Command::new("kubectl");
+            command
                 .args(["apply", "--server-side", "-R", "-o", "name", "-f"])
                 .arg(&files)
                 .envs(kubectl_env)
-                .stdout(Stdio::null())
-                .output()
-                .await
-                .expect("kubectl runs");
+                .stdout(Stdio::null());
+            let t = Instant::now();
+            let (output, used) = stack.measure(Client::Children, command.output()).await;
+            let output = output.expect("kubectl runs");
             assert!(
                 output.status.success(),
                 "kubectl apply failed: {}",
                 String::from_utf8_lossy(&output.stderr)
             );
             apply_runs.push(t.elapsed().as_secs_f64());
-            cpu.entry("apply").or_default().push(stack.since(before));
+            cpu.entry("apply").or_default().push(used);
             let applied = seeded_count(&kube, &profile).await;
             assert_eq!(applied, profile.objects(), "kubectl applied every object");
         }
