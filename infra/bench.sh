@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks backup and restore against the floor (a bare paged LIST) and against what a
-# team writes without lifeboat (kubectl piped into the aws CLI; kubectl apply
-# --server-side), in one run on the local stack. See the README's Performance section.
+# Benchmarks backup and restore against their floors (a bare paged LIST; bare POSTs of
+# the same objects) and against what a team writes without lifeboat (kubectl piped into
+# the aws CLI; kubectl apply --server-side), in one run on the local stack. See the
+# README's Performance section.
 #   bash infra/bench.sh [--profile tiny|default|large] [--reps N] [--script-reps N] [--apply-reps N]
 #                       [--access eks|kubeconfig] [--delete-tenants] [--json FILE]
 # Builds the function zips as they are deployed (release, x86_64) and measures those very

@@ -68,6 +68,7 @@ fn the_benchmark_runs_every_step_and_prints_one_table_and_the_same_figures_as_js
             "backup",
             "script",
             "restore",
+            "create-floor",
             "apply"
         ]
     );
@@ -101,6 +102,18 @@ fn the_benchmark_runs_every_step_and_prints_one_table_and_the_same_figures_as_js
     for function in ["backup", "restore"] {
         assert!(
             results["cold_start_ms"][function].as_f64().is_some_and(|ms| ms > 0.0),
+            "{results}"
+        );
+    }
+    // The restore beside its own floor, and the bound that floor puts on the ratio.
+    assert!(stdout.contains("restore against its floor"), "{stdout}");
+    assert!(
+        results["restore_concurrency"].as_u64().is_some_and(|c| c >= 1),
+        "{results}"
+    );
+    for ratio in ["restore_x_create_floor", "apply_x_create_floor"] {
+        assert!(
+            results[ratio].as_f64().is_some_and(|x| x.is_finite() && x > 0.0),
             "{results}"
         );
     }

@@ -1,6 +1,7 @@
 //! The benchmark of issue 5: lifeboat's backup and restore beside the physical floor (a
-//! bare paged LIST) and beside what a team writes without lifeboat (kubectl piped into
-//! the aws CLI, and `kubectl apply --server-side`), in one run against the local stack.
+//! bare paged LIST for the backup; bare POSTs of the same objects for the restore) and
+//! beside what a team writes without lifeboat (kubectl piped into the aws CLI, and
+//! `kubectl apply --server-side`), in one run against the local stack.
 //!
 //! Run it with `bash infra/bench.sh`, which builds the release binaries and sources the
 //! stack's environment. Every figure is a median of several runs and wall times are
@@ -429,6 +430,73 @@ fn form_escape(s: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
+// The restore's floor
+
+/// One object of a backup as the bare request that creates it: where it is POSTed, and
+/// its stored JSON.
+struct Create {
+    path: String,
+    body: Vec<u8>,
+}
+
+/// The generated objects in the files downloaded into `dir`
+/// (`k8s/namespaces/<tenant>/<resource>.json`, core kinds), each as the POST that
+/// creates it. The tenants' Namespaces are left out: the floor creates into the emptied
+/// tenants, where the restore finds its Namespaces already there.
+fn creates(dir: &Path) -> Vec<Create> {
+    let tenants = dir.join("k8s/namespaces");
+    let mut creates = Vec::new();
+    for tenant in std::fs::read_dir(&tenants).expect("the backup was downloaded") {
+        let tenant = tenant.expect("the folder lists").path();
+        let namespace = tenant
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("a tenant folder name")
+            .to_string();
+        for file in std::fs::read_dir(&tenant).expect("the tenant's folder lists") {
+            let file = file.expect("the folder lists").path();
+            let resource = file
+                .file_stem()
+                .and_then(|n| n.to_str())
+                .expect("a file name")
+                .to_string();
+            let list: Value = serde_json::from_slice(&std::fs::read(&file).expect("the file reads")).expect("a List");
+            // The generated objects only: the restore skips those the cluster made.
+            let generated = |item: &&Value| item["metadata"]["labels"][SEED_LABEL] == "true";
+            for item in list["items"]
+                .as_array()
+                .expect("a List has items")
+                .iter()
+                .filter(generated)
+            {
+                creates.push(Create {
+                    path: format!("/api/v1/namespaces/{namespace}/{resource}"),
+                    body: serde_json::to_vec(item).expect("an object serialises"),
+                });
+            }
+        }
+    }
+    creates
+}
+
+/// POSTs every object, `concurrency` at a time, and reads nothing of the answers: the
+/// least a restore can ask of the API server. Only the requests are timed; reading,
+/// verifying and decoding the backup are left out.
+async fn create_floor(kube: &kube::Client, creates: &[Create], concurrency: usize) {
+    stream::iter(creates)
+        .map(|c| async move {
+            let request = http::Request::post(c.path.as_str())
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(c.body.clone())
+                .expect("a request builds");
+            kube.request_text(request).await.expect("the floor's create succeeds");
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+// ---------------------------------------------------------------------------------------
 // One function invocation, as Lambda makes it
 
 /// How the functions, and kubectl beside them, reach the cluster. Both sides always
@@ -480,6 +548,23 @@ impl Access {
             ],
             None => vec![("LIFEBOAT_CLUSTER_ACCESS".into(), "kubeconfig".into())],
         }
+    }
+
+    /// A client authenticated as `function` is (as kubectl is, by [`Access::kubectl_env`]),
+    /// or `admin` when the functions use the admin kubeconfig.
+    async fn client(&self, function: &str, dir: &Path, admin: &kube::Client) -> kube::Client {
+        let Some((_, path)) = self
+            .kubectl_env(function, dir)
+            .into_iter()
+            .find(|(k, _)| k == "KUBECONFIG")
+        else {
+            return admin.clone();
+        };
+        let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("the kubeconfig just written reads");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("the kubeconfig is complete");
+        kube::Client::try_from(config).expect("a client builds")
     }
 
     /// The environment of kubectl doing what `function` does: a kubeconfig (written into
@@ -901,6 +986,15 @@ struct Results {
     cold_start_ms: BTreeMap<String, f64>,
     zip_mb: BTreeMap<String, f64>,
     targets: Vec<Target>,
+    /// The concurrency of the restore and of its floor.
+    restore_concurrency: usize,
+    /// The restore's median wall time over its floor's.
+    restore_x_create_floor: f64,
+    /// kubectl apply's median wall time over the restore's floor: the most a restore that
+    /// POSTs these objects as JSON, at this concurrency, can be faster than kubectl on
+    /// this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apply_x_create_floor: Option<f64>,
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -1005,6 +1099,17 @@ fn print_table(r: &Results) {
         }
     );
     println!();
+    println!(
+        "restore against its floor (bare JSON POSTs, {} at a time): {:.2}x its time",
+        r.restore_concurrency, r.restore_x_create_floor
+    );
+    if let Some(x) = r.apply_x_create_floor {
+        println!(
+            "kubectl apply takes {x:.1}x the floor's time: no restore that POSTs these objects as JSON, {} at a time, can be faster than it by more here",
+            r.restore_concurrency
+        );
+    }
+    println!();
     for t in &r.targets {
         println!(
             "[{}] {}: {}",
@@ -1042,6 +1147,8 @@ async fn main() {
     let machine = machine();
     let access = Access::new(&options.access).await;
     let stack = Stack::find(Path::new(&required("LIFEBOAT_STACK_DIR")));
+    // The restore reads the same setting, so its floor runs at the same concurrency.
+    let concurrency = lifeboat::restore::concurrency_from_env().unwrap_or_else(|e| panic!("{e}"));
     let mut cpu = BTreeMap::<&'static str, Vec<Cpu>>::new();
 
     seed(&kube, &profile).await;
@@ -1064,6 +1171,7 @@ async fn main() {
     let mut script_bytes = Vec::new();
     let mut restore_runs = Vec::new();
     let mut restore_rss = Vec::new();
+    let mut create_floor_runs = Vec::new();
     let mut apply_runs = Vec::new();
     let mut cold = BTreeMap::<String, Vec<f64>>::new();
 
@@ -1154,6 +1262,11 @@ done
             script_bytes.push(stored_bytes(&s3, &bucket, &script_prefix).await.0 as f64 / MB);
         }
 
+        // The backup's files, for the restore's floor and for kubectl.
+        let files = options.work_dir.join(format!("files-{}", profile.name));
+        let _ = std::fs::remove_dir_all(&files);
+        download(&s3, &bucket, &prefix, &keys, &files).await;
+
         // (4) lifeboat's restore of every tenant into emptied namespaces
         empty_tenants(&kube, &profile).await;
         let event = json!({
@@ -1184,12 +1297,32 @@ done
             .or_default()
             .push(run.cold_start.as_secs_f64() * 1000.0);
 
+        // (4) the restore's floor: the same objects as bare POSTs, as the restore's role
+        // (a fresh token each time) and at the restore's concurrency.
+        let bodies = creates(&files);
+        assert_eq!(
+            bodies.len(),
+            profile.objects(),
+            "the floor creates every generated object"
+        );
+        let restorer = access.client("restore", &options.work_dir, &kube).await;
+        empty_tenants(&kube, &profile).await;
+        eprintln!("[bench]   (4) floor: POST each object");
+        let t = Instant::now();
+        let ((), used) = stack
+            .measure(Client::Bench, create_floor(&restorer, &bodies, concurrency))
+            .await;
+        create_floor_runs.push(t.elapsed().as_secs_f64());
+        cpu.entry("create-floor").or_default().push(used);
+        assert_eq!(
+            seeded_count(&kube, &profile).await,
+            profile.objects(),
+            "the floor created every object"
+        );
+
         // (5) kubectl apply --server-side of the same objects
         if rep < options.apply_reps {
             eprintln!("[bench]   (5) kubectl apply --server-side");
-            let files = options.work_dir.join(format!("apply-{}", profile.name));
-            let _ = std::fs::remove_dir_all(&files);
-            download(&s3, &bucket, &prefix, &keys, &files).await;
             empty_tenants(&kube, &profile).await;
             let kubectl_env = access.kubectl_env("restore", &options.work_dir);
             let mut command = tokio::process::Command::new("kubectl");
@@ -1265,6 +1398,11 @@ done
         peak_rss_mib: Some(median(&restore_rss)),
         ..row("restore", "(4) lifeboat restore".into(), &restore_runs)
     });
+    rows.push(row(
+        "create-floor",
+        format!("(4) floor: POST each object, {concurrency} at a time"),
+        &create_floor_runs,
+    ));
     if options.apply_reps > 0 {
         rows.push(row("apply", "(5) kubectl apply --server-side".into(), &apply_runs));
     }
@@ -1346,6 +1484,9 @@ done
         cold_start_ms,
         zip_mb,
         targets,
+        restore_concurrency: concurrency,
+        restore_x_create_floor: median(&restore_runs) / median(&create_floor_runs),
+        apply_x_create_floor: (options.apply_reps > 0).then(|| median(&apply_runs) / median(&create_floor_runs)),
     };
     if options.delete_tenants {
         let namespaces: Api<Namespace> = Api::all(kube.clone());
