@@ -450,16 +450,12 @@ fn creates(dir: &Path) -> Vec<Create> {
         let tenant = tenant.expect("the folder lists").path();
         let namespace = tenant
             .file_name()
-            .and_then(|n| n.to_str())
-            .expect("a tenant folder name")
-            .to_string();
+            .expect("a tenant's folder")
+            .to_string_lossy()
+            .into_owned();
         for file in std::fs::read_dir(&tenant).expect("the tenant's folder lists") {
             let file = file.expect("the folder lists").path();
-            let resource = file
-                .file_stem()
-                .and_then(|n| n.to_str())
-                .expect("a file name")
-                .to_string();
+            let resource = file.file_stem().expect("a file").to_string_lossy().into_owned();
             let list: Value = serde_json::from_slice(&std::fs::read(&file).expect("the file reads")).expect("a List");
             // The generated objects only: the restore skips those the cluster made.
             let generated = |item: &&Value| item["metadata"]["labels"][SEED_LABEL] == "true";
