@@ -17,6 +17,7 @@ import argparse
 import base64
 import hmac
 import json
+import logging
 import os
 import re
 import signal
@@ -37,7 +38,7 @@ from moto.eks.models import eks_backends
 from moto.iam.models import iam_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sts.models import sts_backends
-from werkzeug.serving import make_server
+from waitress.server import create_server
 
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
@@ -448,6 +449,40 @@ def cache_moto_module_list() -> None:
 
 
 
+class RequestLog:
+    """Logs each request as one line on stderr, in the form moto's own server writes
+    (`127.0.0.1 - - [22/Nov/2026 09:52:58] "PUT /bucket/key HTTP/1.1" 200 -`): the
+    benchmark counts S3 writes from these lines."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        # moto reads the undecoded path from RAW_URI where its own server sets it.
+        environ.setdefault("RAW_URI", environ.get("REQUEST_URI", ""))
+        status = []
+
+        def start(code, headers, exc_info=None):
+            status.append(code.split(" ", 1)[0])
+            return start_response(code, headers, exc_info)
+
+        try:
+            return self.app(environ, start)
+        finally:
+            line = '%s - - [%s] "%s %s %s" %s -\n' % (
+                environ.get("REMOTE_ADDR", "-"),
+                datetime.now().strftime("%d/%b/%Y %H:%M:%S"),
+                environ.get("REQUEST_METHOD"),
+                environ.get("REQUEST_URI", ""),
+                environ.get("SERVER_PROTOCOL"),
+                status[0] if status else "500",
+            )
+            with self.lock:
+                sys.stderr.write(line)
+                sys.stderr.flush()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--host", default="127.0.0.1")
@@ -493,9 +528,14 @@ def main() -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     cache_moto_module_list()
     # Bound here, not in a thread, so a port in use fails the start instead of hanging it.
-    moto = make_server(args.host, args.port, DomainDispatcherApplication(create_backend_app),
-                       threaded=True)
-    threading.Thread(target=moto.serve_forever, name="moto", daemon=True).start()
+    # waitress keeps connections open between requests and serves them from a pool of
+    # threads; moto's own server closes every connection and starts a thread for each.
+    # A request waiting for a free thread is normal here, not worth a warning a line.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    moto = create_server(RequestLog(DomainDispatcherApplication(create_backend_app)),
+                         host=args.host, port=args.port, threads=8, connection_limit=1000,
+                         ident="moto")
+    threading.Thread(target=moto.run, name="moto", daemon=True).start()
     seed(f"http://{args.host}:{args.port}", args.region, args, entries)
 
     WebhookHandler.verifier = Verifier(args.cluster, regions, args.max_token_age, entries)
@@ -516,7 +556,7 @@ def main() -> None:
 
     stop.wait()
     webhook.shutdown()
-    moto.shutdown()
+    moto.close()
 
 
 if __name__ == "__main__":
