@@ -448,7 +448,6 @@ def cache_moto_module_list() -> None:
     backends.list_of_moto_modules = lambda: modules
 
 
-
 class RequestLog:
     """Logs each request as one line on stderr, in the form moto's own server writes
     (`127.0.0.1 - - [22/Nov/2026 09:52:58] "PUT /bucket/key HTTP/1.1" 200 -`): the

@@ -270,9 +270,9 @@ impl Backup {
             )
             .await
             .map_err(failed)?;
-            let page: Page = serde_json::from_str(&text).map_err(|e| failed(kube::Error::SerdeError(e)))?;
+            let page: Page<Value> = serde_json::from_str(&text).map_err(|e| failed(kube::Error::SerdeError(e)))?;
             all.extend(page.items);
-            token = page.metadata.continue_.filter(|t| !t.is_empty());
+            token = page.metadata.next();
             if token.is_none() {
                 return Ok(all);
             }
@@ -489,7 +489,7 @@ impl Run<'_> {
             };
             // The page's objects are copied into the file from the response text, never
             // decoded whole (see `write_stored`).
-            let page = match serde_json::from_str::<RawPage>(&text) {
+            let page = match serde_json::from_str::<Page<&RawValue>>(&text) {
                 Ok(page) => page,
                 Err(e) => {
                     file.abandon().await;
@@ -508,11 +508,7 @@ impl Run<'_> {
                     }
                 }
             }
-            let next = page
-                .metadata
-                .continue_
-                .filter(|t| !t.is_empty())
-                .map(|t| t.into_owned());
+            let next = page.metadata.next();
             if let Err(e) = file.upload.flush_full_parts().await {
                 let names = std::mem::take(&mut file.names);
                 file.abandon().await;
@@ -671,36 +667,29 @@ impl<'a> ListFile<'a> {
     }
 }
 
-/// The wire form of one LIST page, its objects left as the text the API server sent
-/// (see `write_stored`).
+/// The wire form of one LIST page. Stored objects stay the text the API server sent
+/// (`&RawValue`, see `write_stored`); the few a run reads rather than stores, its
+/// namespaces, are decoded (`Value`).
 #[derive(serde::Deserialize)]
-struct RawPage<'a> {
+struct Page<'a, T> {
     #[serde(default, borrow)]
-    metadata: RawPageMeta<'a>,
-    #[serde(default, borrow)]
-    items: Vec<&'a RawValue>,
+    metadata: PageMeta<'a>,
+    // Named, as plain `default` would ask `T` for a default too.
+    #[serde(default = "Vec::new")]
+    items: Vec<T>,
 }
 
 #[derive(Default, serde::Deserialize)]
-struct RawPageMeta<'a> {
+struct PageMeta<'a> {
     #[serde(default, rename = "continue", borrow)]
     continue_: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// The wire form of one LIST page with its objects decoded, for the few objects a run
-/// reads rather than stores (its namespaces).
-#[derive(serde::Deserialize)]
-struct Page {
-    #[serde(default)]
-    metadata: PageMeta,
-    #[serde(default)]
-    items: Vec<Value>,
-}
-
-#[derive(Default, serde::Deserialize)]
-struct PageMeta {
-    #[serde(default, rename = "continue")]
-    continue_: Option<String>,
+impl PageMeta<'_> {
+    /// The token for the next page; none, or an empty one, on the last.
+    fn next(self) -> Option<String> {
+        self.continue_.filter(|t| !t.is_empty()).map(|t| t.into_owned())
+    }
 }
 
 /// The response text of one page of a LIST of a kind in a namespace (or cluster-wide).
