@@ -24,6 +24,26 @@ bash "$HERE/up.sh"
 # shellcheck disable=SC1091
 source "$STACK_DIR/env"
 
+echo "== namespaces of earlier runs"
+# The tests name their namespaces uniquely and leave them behind, so that a failed test's
+# objects can be looked at; they are deleted here, at the start of the next run, or a
+# stack kept for days gathers thousands (and with them a larger API server and slower
+# LISTs for the benchmark).
+earlier=$(kubectl get namespaces -l lifeboat.test/tenant -o name | wc -l)
+if ((earlier)); then
+  kubectl delete namespaces -l lifeboat.test/tenant --wait=false >/dev/null
+  deadline=$((SECONDS + 900))
+  while [[ -n "$(kubectl get namespaces -l lifeboat.test/tenant -o name)" ]]; do
+    if ((SECONDS > deadline)); then
+      echo "namespaces of earlier runs are still being deleted after 900s:" \
+        "see 'kubectl get namespaces -l lifeboat.test/tenant'" >&2
+      exit 1
+    fi
+    sleep 2
+  done
+  echo "deleted $earlier"
+fi
+
 echo "== formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

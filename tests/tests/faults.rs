@@ -48,6 +48,16 @@ fn backup_request(stack: &Stack, infra: &str, tenants: &[&str], kinds: &[&str], 
     BackupRequest::from_event(event, &Defaults::default(), chrono::Utc::now()).expect("the event is valid")
 }
 
+/// Runs a backup at `TIME` with no deadline and fails the test unless it completes.
+async fn completed_backup(backup: &Backup, stack: &Stack, infra: &str, tenants: &[&str], kinds: &[&str]) -> Report {
+    let report = backup
+        .run(&backup_request(stack, infra, tenants, kinds, TIME), &no_deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.status, Status::Completed, "{:?}", report.errors);
+    report
+}
+
 async fn manifest(stack: &Stack, run: &str, infra: &str) -> Value {
     serde_json::from_slice(&stack.read(&format!("{run}/infra/{infra}/k8s/manifest.json")).await)
         .expect("the manifest is JSON")
@@ -118,14 +128,7 @@ async fn a_list_that_meets_throttling_server_errors_and_dropped_connections_is_r
     let undisturbed = unique("infra");
     let mut backup = backup_with(direct(), stack.s3.clone()).await;
     backup.page_size = 1;
-    let report = backup
-        .run(
-            &backup_request(&stack, &undisturbed, &[&ns], &["Secret", "ConfigMap"], TIME),
-            &no_deadline(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(report.status, Status::Completed, "{:?}", report.errors);
+    completed_backup(&backup, &stack, &undisturbed, &[&ns], &["Secret", "ConfigMap"]).await;
 
     // One Secret a page, so the LIST of Secrets is many requests; every other one fails
     // the first time, each in another way.
@@ -153,14 +156,7 @@ async fn a_list_that_meets_throttling_server_errors_and_dropped_connections_is_r
     let disturbed = unique("infra");
     let mut backup = backup_with(through(proxy.kubeconfig(&stack.cluster)), stack.s3.clone()).await;
     backup.page_size = 1;
-    let report = backup
-        .run(
-            &backup_request(&stack, &disturbed, &[&ns], &["Secret", "ConfigMap"], TIME),
-            &no_deadline(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(report.status, Status::Completed, "{:?}", report.errors);
+    completed_backup(&backup, &stack, &disturbed, &[&ns], &["Secret", "ConfigMap"]).await;
 
     let faults: BTreeSet<String> = proxy.seen().into_iter().map(|s| s.fault).collect();
     for injected in ["429", "503", "drop", "500"] {
@@ -209,14 +205,7 @@ async fn a_continue_token_that_expires_halfway_restarts_the_list_and_the_backup_
     let infra = unique("infra");
     let mut backup = backup_with(through(proxy.kubeconfig(&stack.cluster)), stack.s3.clone()).await;
     backup.page_size = 3;
-    let report = backup
-        .run(
-            &backup_request(&stack, &infra, &[&ns], &["ConfigMap"], TIME),
-            &no_deadline(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(report.status, Status::Completed, "{:?}", report.errors);
+    let report = completed_backup(&backup, &stack, &infra, &[&ns], &["ConfigMap"]).await;
 
     let seen: Vec<Seen> = proxy
         .seen()
@@ -287,14 +276,7 @@ async fn s3_throttling_and_timeouts_on_some_uploads_are_retried_and_the_backup_c
         }
     });
     let backup = backup_with(direct(), proxy.s3_client(attempt_timeout).await).await;
-    let report = backup
-        .run(
-            &backup_request(&stack, &infra, &[&ns], &["Secret", "ConfigMap"], TIME),
-            &no_deadline(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(report.status, Status::Completed, "{:?}", report.errors);
+    completed_backup(&backup, &stack, &infra, &[&ns], &["Secret", "ConfigMap"]).await;
     assert_eq!(
         tries_secrets.load(Ordering::SeqCst),
         3,
@@ -327,11 +309,7 @@ async fn s3_that_stays_down_leaves_no_completed_manifest_and_latest_still_restor
     let kinds = ["Secret", "ConfigMap"];
 
     let backup = backup_with(direct(), stack.s3.clone()).await;
-    let first = backup
-        .run(&backup_request(&stack, &infra, &tenants, &kinds, TIME), &no_deadline())
-        .await
-        .unwrap();
-    assert_eq!(first.status, Status::Completed, "{:?}", first.errors);
+    completed_backup(&backup, &stack, &infra, &tenants, &kinds).await;
 
     // An hour later, S3 throttles one tenant's prefix and never recovers.
     let proxy = Proxy::s3(&std::env::var("AWS_ENDPOINT_URL").expect("the stack env is sourced")).await;
@@ -513,14 +491,7 @@ async fn a_restore_cut_off_by_the_api_server_going_away_reports_each_object_and_
     let source = tenant.namespace.clone();
     let infra = unique("infra");
     let backup = backup_with(direct(), stack.s3.clone()).await;
-    let report = backup
-        .run(
-            &backup_request(&stack, &infra, &[&source], &["Secret", "ConfigMap"], TIME),
-            &no_deadline(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(report.status, Status::Completed);
+    completed_backup(&backup, &stack, &infra, &[&source], &["Secret", "ConfigMap"]).await;
 
     let target = unique("cutoff-restored");
     let mut event = stack.restore_event(&infra);
