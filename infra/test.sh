@@ -29,14 +29,16 @@ echo "== namespaces of earlier runs"
 # objects can be looked at; they are deleted here, at the start of the next run, or a
 # stack kept for days gathers thousands (and with them a larger API server and slower
 # LISTs for the benchmark).
-earlier=$(kubectl get namespaces -l lifeboat.test/tenant -o name | wc -l)
+# The label `new_tenant` in tests/src/lib.rs puts on every namespace a test makes.
+test_namespaces=(namespaces -l lifeboat.test/tenant)
+earlier=$(kubectl get "${test_namespaces[@]}" -o name | wc -l)
 if ((earlier)); then
-  kubectl delete namespaces -l lifeboat.test/tenant --wait=false >/dev/null
+  kubectl delete "${test_namespaces[@]}" --wait=false >/dev/null
   deadline=$((SECONDS + 900))
-  while [[ -n "$(kubectl get namespaces -l lifeboat.test/tenant -o name)" ]]; do
+  while [[ -n "$(kubectl get "${test_namespaces[@]}" -o name)" ]]; do
     if ((SECONDS > deadline)); then
       echo "namespaces of earlier runs are still being deleted after 900s:" \
-        "see 'kubectl get namespaces -l lifeboat.test/tenant'" >&2
+        "see 'kubectl get ${test_namespaces[*]}'" >&2
       exit 1
     fi
     sleep 2
