@@ -36,12 +36,11 @@ test_selectors=(lifeboat.test/tenant lifeboat.bench/profile=tiny)
 left_behind() {
   for selector in "${test_selectors[@]}"; do kubectl get namespaces -l "$selector" -o name; done
 }
-earlier=$(left_behind | wc -l)
-if ((earlier)); then
-  for selector in "${test_selectors[@]}"; do
-    [[ -z "$(kubectl get namespaces -l "$selector" -o name)" ]] ||
-      kubectl delete namespaces -l "$selector" --wait=false >/dev/null
-  done
+# Listed in an assignment, so that a failing kubectl stops the run (set -e).
+listed=$(left_behind)
+if [[ -n $listed ]]; then
+  mapfile -t earlier <<<"$listed"
+  kubectl delete "${earlier[@]}" --wait=false >/dev/null
   deadline=$((SECONDS + 900))
   while [[ -n "$(left_behind)" ]]; do
     if ((SECONDS > deadline)); then
@@ -51,7 +50,7 @@ if ((earlier)); then
     fi
     sleep 2
   done
-  echo "deleted $earlier"
+  echo "deleted ${#earlier[@]}"
 fi
 
 echo "== formatting and lints"
