@@ -342,6 +342,10 @@ class WebhookHandler(BaseHTTPRequestHandler):
     error_message_format = "%(code)d %(explain)s\n"
     error_content_type = "text/plain"
     protocol_version = "HTTP/1.1"
+    # A reply goes out as two writes, the headers and then the body. With Nagle's
+    # algorithm the body waited for the caller's delayed ACK of the headers, up to 40 ms
+    # on every review: as long as the first request of each function run then took.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (base class name)
         pass  # each decision is logged as JSON instead; requests alone say nothing new

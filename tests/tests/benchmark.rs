@@ -20,7 +20,13 @@ fn the_benchmark_runs_every_step_and_prints_one_table_and_the_same_figures_as_js
         .args([
             "--profile",
             "tiny",
+            // Two repetitions, so that each ratio's spread over them is printed; kubectl
+            // runs in the first only, as a full run may ask.
             "--reps",
+            "2",
+            "--script-reps",
+            "1",
+            "--apply-reps",
             "1",
             "--delete-tenants",
             "--tenant-prefix",
@@ -123,5 +129,77 @@ fn the_benchmark_runs_every_step_and_prints_one_table_and_the_same_figures_as_js
         targets
             .iter()
             .all(|t| t["met"].is_boolean() && t["measured"].is_string())
+    );
+
+    // A ratio target carries its ratio in each repetition that ran both of its steps,
+    // worked out from those steps' own runs; with more than one, the table shows their
+    // spread beside the median.
+    let runs = |name: &str| -> Vec<f64> {
+        step(name)["runs_s"]
+            .as_array()
+            .expect("every step lists its runs")
+            .iter()
+            .map(|r| r.as_f64().expect("a run is a number"))
+            .collect()
+    };
+    let target = |starts: &str| {
+        targets
+            .iter()
+            .find(|t| t["target"].as_str().is_some_and(|n| n.starts_with(starts)))
+            .unwrap_or_else(|| panic!("no target '{starts}': {results}"))
+    };
+    let per_repetition = |t: &Value| -> Vec<f64> {
+        t["per_repetition"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{t} has no per_repetition"))
+            .iter()
+            .map(|r| r.as_f64().expect("a ratio is a number"))
+            .collect()
+    };
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(1.0);
+    let (backup, floor, floor_all) = (runs("backup"), runs("floor-tenants"), runs("floor-all-namespaces"));
+    assert_eq!(backup.len(), 2, "{results}");
+    let backup_target = target("backup wall time at most 2x the floor");
+    let by_repetition = per_repetition(backup_target);
+    assert_eq!(by_repetition.len(), 2, "{backup_target}");
+    for (i, x) in by_repetition.iter().enumerate() {
+        assert!(close(*x, backup[i] / floor[i].min(floor_all[i])), "{backup_target}");
+    }
+    assert!(
+        stdout.contains(&format!(
+            "{}: {}",
+            backup_target["target"].as_str().expect("named"),
+            backup_target["measured"].as_str().expect("measured")
+        )) && backup_target["measured"]
+            .as_str()
+            .is_some_and(|m| m.contains("by repetition")),
+        "the table shows the backup's spread:\n{stdout}"
+    );
+    let (apply, restore) = (runs("apply"), runs("restore"));
+    assert_eq!(
+        (apply.len(), restore.len()),
+        (1, 2),
+        "kubectl ran in the first repetition only"
+    );
+    let restore_target = target("restore at least 5x faster");
+    assert_eq!(per_repetition(restore_target).len(), 1, "{restore_target}");
+    assert!(
+        close(per_repetition(restore_target)[0], apply[0] / restore[0]),
+        "{restore_target}"
+    );
+    assert!(
+        !restore_target["measured"]
+            .as_str()
+            .is_some_and(|m| m.contains("by repetition")),
+        "one repetition has no spread to show: {restore_target}"
+    );
+    let script_target = target("backup at least 20x faster");
+    assert!(
+        close(per_repetition(script_target)[0], runs("script")[0] / backup[0]),
+        "{script_target}"
+    );
+    assert!(
+        target("backup peak RSS").get("per_repetition").is_none(),
+        "only ratios of steps carry one: {results}"
     );
 }

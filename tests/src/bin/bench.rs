@@ -965,6 +965,45 @@ struct Target {
     target: String,
     measured: String,
     met: bool,
+    /// For a target that is a ratio of two steps, the ratio in each repetition that ran
+    /// both. The verdict is taken on the medians; the spread of these says how far the
+    /// machine's noise moves the ratio from one repetition to the next.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    per_repetition: Vec<f64>,
+}
+
+impl Target {
+    /// A target that is not a ratio of steps.
+    fn single(target: String, measured: String, met: bool) -> Target {
+        Target {
+            target,
+            measured,
+            met,
+            per_repetition: Vec::new(),
+        }
+    }
+
+    /// A target that `ratio` (the medians' ratio) meets when `met` says so, with the
+    /// ratio of each repetition beside it.
+    fn ratio(target: &str, ratio: f64, digits: usize, per_repetition: Vec<f64>, met: impl Fn(f64) -> bool) -> Target {
+        let mut measured = format!("{ratio:.digits$}x");
+        if per_repetition.len() > 1 {
+            let low = per_repetition.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = per_repetition.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            measured.push_str(&format!(" (by repetition {low:.digits$}x to {high:.digits$}x)"));
+        }
+        Target {
+            target: target.into(),
+            measured,
+            met: met(ratio),
+            per_repetition,
+        }
+    }
+}
+
+/// `over[i] / under[i]` for each repetition that ran both steps.
+fn ratios(over: &[f64], under: &[f64]) -> Vec<f64> {
+    over.iter().zip(under).map(|(o, u)| o / u).collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1414,56 +1453,64 @@ done
     let kinds = 2;
     let backup_s = median(&backup_runs);
     let rss_limit = if profile.name == "large" { 96.0 } else { 64.0 };
+    // Each repetition's floor is the faster of its two LISTs, as the medians' is.
+    let floor_by_repetition: Vec<f64> = floor_runs.iter().zip(&floor_all_runs).map(|(a, b)| a.min(*b)).collect();
     let mut targets = vec![
-        Target {
-            target: "backup wall time at most 2x the floor".into(),
-            measured: format!("{:.2}x", backup_s / floor_s),
-            met: backup_s / floor_s <= 2.0,
-        },
-        Target {
-            target: format!("backup peak RSS at most {rss_limit:.0} MiB"),
-            measured: format!("{:.1} MiB", median(&backup_rss)),
-            met: median(&backup_rss) <= rss_limit,
-        },
-        Target {
-            target: format!(
+        Target::ratio(
+            "backup wall time at most 2x the floor",
+            backup_s / floor_s,
+            2,
+            ratios(&backup_runs, &floor_by_repetition),
+            |x| x <= 2.0,
+        ),
+        Target::single(
+            format!("backup peak RSS at most {rss_limit:.0} MiB"),
+            format!("{:.1} MiB", median(&backup_rss)),
+            median(&backup_rss) <= rss_limit,
+        ),
+        Target::single(
+            format!(
                 "S3 writes per backup at most tenants x kinds + 5 = {}",
                 profile.tenants * kinds + 5
             ),
-            measured: median_u64(&backup_writes).to_string(),
-            met: median_u64(&backup_writes) <= (profile.tenants * kinds + 5) as u64,
-        },
+            median_u64(&backup_writes).to_string(),
+            median_u64(&backup_writes) <= (profile.tenants * kinds + 5) as u64,
+        ),
     ];
     if options.apply_reps > 0 {
-        targets.push(Target {
-            target: "restore at least 5x faster than kubectl apply --server-side".into(),
-            measured: format!("{:.1}x", median(&apply_runs) / median(&restore_runs)),
-            met: median(&apply_runs) / median(&restore_runs) >= 5.0,
-        });
+        targets.push(Target::ratio(
+            "restore at least 5x faster than kubectl apply --server-side",
+            median(&apply_runs) / median(&restore_runs),
+            1,
+            ratios(&apply_runs, &restore_runs),
+            |x| x >= 5.0,
+        ));
     }
     if options.script_reps > 0 {
         targets.insert(
             1,
-            Target {
-                target: "backup at least 20x faster than the kubectl + aws CLI script".into(),
-                measured: format!("{:.1}x", median(&script_runs) / backup_s),
-                met: median(&script_runs) / backup_s >= 20.0,
-            },
+            Target::ratio(
+                "backup at least 20x faster than the kubectl + aws CLI script",
+                median(&script_runs) / backup_s,
+                1,
+                ratios(&script_runs, &backup_runs),
+                |x| x >= 20.0,
+            ),
         );
     }
     for (function, ms) in &cold_start_ms {
-        targets.push(Target {
-            target: format!("{function} cold start under 100 ms"),
-            measured: format!("{ms:.0} ms"),
-            met: *ms < 100.0,
-        });
+        targets.push(Target::single(
+            format!("{function} cold start under 100 ms"),
+            format!("{ms:.0} ms"),
+            *ms < 100.0,
+        ));
     }
     for (function, mb) in &zip_mb {
-        targets.push(Target {
-            target: format!("{function} zip under 20 MB"),
-            measured: format!("{mb:.2} MB"),
-            met: *mb < 20.0,
-        });
+        targets.push(Target::single(
+            format!("{function} zip under 20 MB"),
+            format!("{mb:.2} MB"),
+            *mb < 20.0,
+        ));
     }
 
     let results = Results {
