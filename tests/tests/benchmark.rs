@@ -134,28 +134,21 @@ fn the_benchmark_runs_every_step_and_prints_one_table_and_the_same_figures_as_js
     // A ratio target carries its ratio in each repetition that ran both of its steps,
     // worked out from those steps' own runs; with more than one, the table shows their
     // spread beside the median.
-    let runs = |name: &str| -> Vec<f64> {
-        step(name)["runs_s"]
-            .as_array()
-            .expect("every step lists its runs")
+    let numbers = |list: &Value| -> Vec<f64> {
+        list.as_array()
+            .unwrap_or_else(|| panic!("not a list: {list}"))
             .iter()
-            .map(|r| r.as_f64().expect("a run is a number"))
+            .map(|n| n.as_f64().unwrap_or_else(|| panic!("not a number: {n}")))
             .collect()
     };
+    let runs = |name: &str| numbers(&step(name)["runs_s"]);
     let target = |starts: &str| {
         targets
             .iter()
             .find(|t| t["target"].as_str().is_some_and(|n| n.starts_with(starts)))
             .unwrap_or_else(|| panic!("no target '{starts}': {results}"))
     };
-    let per_repetition = |t: &Value| -> Vec<f64> {
-        t["per_repetition"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{t} has no per_repetition"))
-            .iter()
-            .map(|r| r.as_f64().expect("a ratio is a number"))
-            .collect()
-    };
+    let per_repetition = |t: &Value| numbers(&t["per_repetition"]);
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(1.0);
     let (backup, floor, floor_all) = (runs("backup"), runs("floor-tenants"), runs("floor-all-namespaces"));
     assert_eq!(backup.len(), 2, "{results}");
