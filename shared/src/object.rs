@@ -197,12 +197,18 @@ impl<'de> Deserialize<'de> for Key<'de> {
 
 /// The object's name.
 pub fn name(object: &Value) -> Option<&str> {
-    object.pointer("/metadata/name").and_then(Value::as_str)
+    metadata_str(object, "name")
 }
 
 /// The object's namespace.
 pub fn namespace(object: &Value) -> Option<&str> {
-    object.pointer("/metadata/namespace").and_then(Value::as_str)
+    metadata_str(object, "namespace")
+}
+
+// Not `Value::pointer`: it allocates two strings per path segment to unescape it, and
+// these run several times for every object a backup or restore handles.
+fn metadata_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
+    object.get("metadata")?.get(field)?.as_str()
 }
 
 /// Sets the object's namespace, for restoring into a mapped namespace.
@@ -266,6 +272,23 @@ mod tests {
         assert!(generated_by_cluster(&cm, &root_ca).is_some());
         assert!(generated_by_cluster(&secret_kind(), &mine).is_none());
         assert!(generated_by_cluster(&cm, &mine).is_none());
+    }
+
+    #[test]
+    fn name_and_namespace_come_from_metadata_only() {
+        let object = json!({"name": "top", "metadata": {"name": "a/b~c", "namespace": "t"}});
+        assert_eq!(name(&object), Some("a/b~c"));
+        assert_eq!(namespace(&object), Some("t"));
+        let cluster_scoped = json!({"metadata": {"name": "n"}});
+        assert_eq!(namespace(&cluster_scoped), None);
+        for odd in [
+            json!({"name": "n"}),
+            json!({"metadata": "n"}),
+            json!({"metadata": {"name": 1}}),
+            json!([]),
+        ] {
+            assert_eq!(name(&odd), None, "{odd}");
+        }
     }
 
     /// Writes `object` the fast way and reads it back.
