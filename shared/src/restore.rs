@@ -480,7 +480,7 @@ impl Writer<'_> {
             match post(&api, &object).await {
                 Ok(_) => return Ok((Action::Created, None)),
                 Err(kube::Error::Api(status)) if status.code == 409 => {}
-                Err(e) => return Err(format!("create failed: {e}")),
+                Err(e) => return Err(failed("create", &e)),
             }
         }
         let mut current = api
@@ -539,12 +539,22 @@ fn rename_namespace(object: &mut Value, name: &str) {
     }
 }
 
-fn as_dynamic(object: &Value) -> Result<DynamicObject, String> {
-    serde_json::from_value(object.clone()).map_err(|e| format!("the stored object is not a Kubernetes object: {e}"))
+async fn create(api: &Api<DynamicObject>, object: &Value) -> Result<(), String> {
+    post(api, object).await.map_err(|e| failed("create", &e))
 }
 
-async fn create(api: &Api<DynamicObject>, object: &Value) -> Result<(), String> {
-    post(api, object).await.map_err(|e| format!("create failed: {e}"))
+/// The reason a write failed. A field the target cluster does not know is named as
+/// such, with what to do, since the server's own words for it read as a bad request.
+fn failed(write: &str, error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if status.code == 400 && status.message.contains("strict decoding error") => format!(
+            "{write} refused: the cluster does not know some of the object's fields and would drop them ({}); \
+             restore into a cluster that serves them (a newer Kubernetes version, or the custom resource \
+             definition as backed up)",
+            status.message
+        ),
+        e => format!("{write} failed: {e}"),
+    }
 }
 
 /// Creates an object with one POST of its stored JSON. `Api::create` would copy it into
@@ -556,12 +566,43 @@ async fn post(api: &Api<DynamicObject>, object: &Value) -> Result<(), kube::Erro
     let request = kube::core::Request::new(api.resource_url())
         .create(&PostParams::default(), body)
         .map_err(kube::Error::BuildRequest)?;
+    send(api, request).await
+}
+
+/// Replaces an object with one PUT of its stored JSON.
+async fn put(api: &Api<DynamicObject>, name: &str, object: &Value) -> Result<(), kube::Error> {
+    let body = serde_json::to_vec(object).map_err(kube::Error::SerdeError)?;
+    let request = kube::core::Request::new(api.resource_url())
+        .replace(name, &PostParams::default(), body)
+        .map_err(kube::Error::BuildRequest)?;
+    send(api, request).await
+}
+
+/// Sends a write with strict field validation. Without it an API server drops the fields
+/// it does not know and answers with success: a backup restored into an older cluster,
+/// or into one whose custom resource definition lacks a field, would come back with less
+/// than was backed up while the report said `created`. With it the server refuses the
+/// object (400), which the report then names. API servers from 1.25 on honour it, as they
+/// do for kubectl, which sends the same; older ones ignore it and drop such fields as
+/// before. `PostParams` has no field for it, so it is added to the query here.
+async fn send(api: &Api<DynamicObject>, mut request: http::Request<Vec<u8>>) -> Result<(), kube::Error> {
+    let uri = request.uri().to_string();
+    let joiner = match uri.find('?') {
+        None => "?",
+        Some(_) if uri.ends_with(['?', '&']) => "",
+        Some(_) => "&",
+    };
+    *request.uri_mut() = format!("{uri}{joiner}fieldValidation=Strict")
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| kube::Error::HttpError(e.into()))?;
     api.clone().into_client().request_text(request).await.map(drop)
 }
 
 /// Replaces an object. Some objects cannot be changed in place (an immutable Secret or
 /// ConfigMap, a Secret whose type differs); those are deleted and created again, which
-/// is what `overwrite` promises.
+/// is what `overwrite` promises. Only the server's `Invalid` (422) leads there: an object
+/// refused for fields the cluster does not know (400) would be refused again after the
+/// delete, and the cluster's copy is kept.
 async fn replace(
     api: &Api<DynamicObject>,
     name: &str,
@@ -574,8 +615,8 @@ async fn replace(
             resource_version.map(Value::String).unwrap_or(Value::Null),
         );
     }
-    match api.replace(name, &PostParams::default(), &as_dynamic(&object)?).await {
-        Ok(_) => Ok(()),
+    match put(api, name, &object).await {
+        Ok(()) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 422 => {
             api.delete(name, &DeleteParams::default())
                 .await
@@ -586,7 +627,7 @@ async fn replace(
             }
             create(api, &object).await
         }
-        Err(e) => Err(format!("replace failed: {e}")),
+        Err(e) => Err(failed("replace", &e)),
     }
 }
 
@@ -660,6 +701,107 @@ async fn wait_until_gone(api: &Api<DynamicObject>, name: &str) -> Result<(), Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+
+    use kube::api::ApiResource;
+
+    /// A stand-in for an API server, for what the local stack's (1.20, which ignores
+    /// `fieldValidation`) cannot show: it records each request's method and path and
+    /// gives the answers it was handed, in turn.
+    fn stand_in(answers: Vec<(u16, &'static str)>) -> (Api<DynamicObject>, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let answers = Arc::new(Mutex::new(VecDeque::from(answers)));
+        let log = seen.clone();
+        let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+            log.lock()
+                .unwrap()
+                .push(format!("{} {}", request.method(), request.uri()));
+            // A request beyond the script is answered 500, and the test reads it in the log.
+            let (code, body) = answers.lock().unwrap().pop_front().unwrap_or((500, "{}"));
+            async move {
+                http::Response::builder()
+                    .status(code)
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(kube::client::Body::from(body.as_bytes().to_vec()))
+            }
+        });
+        let ar = ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
+        (
+            Api::namespaced_with(Client::new(service, "default"), "tenant", &ar),
+            seen,
+        )
+    }
+
+    fn config_map() -> Value {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "app", "namespace": "tenant"},
+            "data": {"key": "value"},
+            "binaryData2": {"from": "a newer cluster"},
+        })
+    }
+
+    /// What an API server from 1.25 on answers a strict write with a field it does not know.
+    const UNKNOWN_FIELD: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+        "message":"ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"binaryData2\"",
+        "reason":"BadRequest","code":400}"#;
+
+    #[tokio::test]
+    async fn creates_and_replaces_ask_the_api_server_to_refuse_fields_it_does_not_know() {
+        let (api, seen) = stand_in(vec![(201, "{}"), (200, "{}")]);
+        create(&api, &config_map()).await.unwrap();
+        replace(&api, "app", config_map(), Some("7".into())).await.unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "POST /api/v1/namespaces/tenant/configmaps?fieldValidation=Strict",
+                "PUT /api/v1/namespaces/tenant/configmaps/app?fieldValidation=Strict",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_object_with_a_field_the_cluster_does_not_know_fails_and_the_clusters_copy_is_kept() {
+        let (api, seen) = stand_in(vec![(400, UNKNOWN_FIELD), (400, UNKNOWN_FIELD)]);
+        let created = create(&api, &config_map()).await.unwrap_err();
+        let replaced = replace(&api, "app", config_map(), Some("7".into())).await.unwrap_err();
+        for (reason, write) in [(created, "create"), (replaced, "replace")] {
+            assert!(
+                reason.starts_with(&format!(
+                    "{write} refused: the cluster does not know some of the object's fields"
+                )) && reason.contains(r#"unknown field "binaryData2""#)
+                    && reason.contains("restore into a cluster that serves them"),
+                "{reason}"
+            );
+        }
+        // No DELETE: the refusal would only repeat after one, with the cluster's copy gone.
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "POST /api/v1/namespaces/tenant/configmaps?fieldValidation=Strict",
+                "PUT /api/v1/namespaces/tenant/configmaps/app?fieldValidation=Strict",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_object_that_cannot_change_in_place_is_created_again_with_the_same_validation() {
+        let invalid = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"field is immutable","reason":"Invalid","code":422}"#;
+        let gone = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"not found","reason":"NotFound","code":404}"#;
+        let (api, seen) = stand_in(vec![(422, invalid), (200, "{}"), (404, gone), (201, "{}")]);
+        replace(&api, "app", config_map(), Some("7".into())).await.unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(
+            seen[1].starts_with("DELETE /api/v1/namespaces/tenant/configmaps/app"),
+            "{seen:?}"
+        );
+        assert_eq!(
+            seen[3],
+            "POST /api/v1/namespaces/tenant/configmaps?fieldValidation=Strict"
+        );
+    }
 
     #[test]
     fn restore_concurrency_defaults_when_unset_and_is_bounded_when_set() {
