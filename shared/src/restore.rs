@@ -477,7 +477,7 @@ impl Writer<'_> {
         // create comes first: one request where a read and a create would be two. One
         // that exists is then read and compared as below.
         if !is_namespace && !self.request.dry_run {
-            match post(&api, &object).await {
+            match send(&api, &object, None).await {
                 Ok(_) => return Ok((Action::Created, None)),
                 Err(kube::Error::Api(status)) if status.code == 409 => {}
                 Err(e) => return Err(failed("create", &e)),
@@ -540,7 +540,7 @@ fn rename_namespace(object: &mut Value, name: &str) {
 }
 
 async fn create(api: &Api<DynamicObject>, object: &Value) -> Result<(), String> {
-    post(api, object).await.map_err(|e| failed("create", &e))
+    send(api, object, None).await.map_err(|e| failed("create", &e))
 }
 
 /// The reason a write failed. A field the target cluster does not know is named as
@@ -557,35 +557,28 @@ fn failed(write: &str, error: &kube::Error) -> String {
     }
 }
 
-/// Creates an object with one POST of its stored JSON. `Api::create` would copy it into
-/// a `DynamicObject` and decode the answer (the object as created) into another, though
-/// nothing reads that answer: allocations per field of every object written, CPU that a
-/// restore sharing its host takes from the API server it waits on.
-async fn post(api: &Api<DynamicObject>, object: &Value) -> Result<(), kube::Error> {
-    let body = serde_json::to_vec(object).map_err(kube::Error::SerdeError)?;
-    let request = kube::core::Request::new(api.resource_url())
-        .create(&PostParams::default(), body)
-        .map_err(kube::Error::BuildRequest)?;
-    send(api, request).await
-}
-
-/// Replaces an object with one PUT of its stored JSON.
-async fn put(api: &Api<DynamicObject>, name: &str, object: &Value) -> Result<(), kube::Error> {
-    let body = serde_json::to_vec(object).map_err(kube::Error::SerdeError)?;
-    let request = kube::core::Request::new(api.resource_url())
-        .replace(name, &PostParams::default(), body)
-        .map_err(kube::Error::BuildRequest)?;
-    send(api, request).await
-}
-
-/// Sends a write with strict field validation. Without it an API server drops the fields
+/// Writes an object with one request of its stored JSON: a POST that creates it, or,
+/// given the name of the object it replaces, a PUT. `Api::create` and `Api::replace`
+/// would copy it into a `DynamicObject` and decode the answer (the object as written)
+/// into another, though nothing reads that answer: allocations per field of every object
+/// written, CPU that a restore sharing its host takes from the API server it waits on.
+///
+/// The write asks for strict field validation. Without it an API server drops the fields
 /// it does not know and answers with success: a backup restored into an older cluster,
 /// or into one whose custom resource definition lacks a field, would come back with less
 /// than was backed up while the report said `created`. With it the server refuses the
 /// object (400), which the report then names. API servers from 1.25 on honour it, as they
 /// do for kubectl, which sends the same; older ones ignore it and drop such fields as
 /// before. `PostParams` has no field for it, so it is added to the query here.
-async fn send(api: &Api<DynamicObject>, mut request: http::Request<Vec<u8>>) -> Result<(), kube::Error> {
+async fn send(api: &Api<DynamicObject>, object: &Value, replacing: Option<&str>) -> Result<(), kube::Error> {
+    let body = serde_json::to_vec(object).map_err(kube::Error::SerdeError)?;
+    let builder = kube::core::Request::new(api.resource_url());
+    let params = PostParams::default();
+    let mut request = match replacing {
+        None => builder.create(&params, body),
+        Some(name) => builder.replace(name, &params, body),
+    }
+    .map_err(kube::Error::BuildRequest)?;
     let uri = request.uri().to_string();
     let joiner = match uri.find('?') {
         None => "?",
@@ -615,7 +608,7 @@ async fn replace(
             resource_version.map(Value::String).unwrap_or(Value::Null),
         );
     }
-    match put(api, name, &object).await {
+    match send(api, &object, Some(name)).await {
         Ok(()) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 422 => {
             api.delete(name, &DeleteParams::default())
