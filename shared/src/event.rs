@@ -210,7 +210,7 @@ pub struct RestoreEvent {
     /// What to do with objects that already exist.
     #[serde(default)]
     pub existing: Existing,
-    /// Report what would happen and write nothing.
+    /// Report what would happen, each write checked by the cluster, and keep nothing.
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -242,7 +242,7 @@ pub struct RestoreRequest {
     pub namespace_mapping: BTreeMap<String, String>,
     /// What to do with existing objects.
     pub existing: Existing,
-    /// Whether to write nothing.
+    /// Whether to send writes as server-side dry runs, which the cluster keeps none of.
     pub dry_run: bool,
 }
 

@@ -182,11 +182,12 @@ impl Restore {
             "restore started"
         );
 
-        let writer = Writer {
+        let mut writer = Writer {
             client: &client,
             store: &store,
             layout: &layout,
             request,
+            created_first: CreatedFirst::default(),
         };
         let concurrency = self.concurrency.max(1);
         for group in in_restore_order(selected, &manifest) {
@@ -216,6 +217,9 @@ impl Restore {
                         message: reason,
                     });
                 }
+            }
+            if request.dry_run {
+                writer.created_first.note(&results);
             }
             results.into_iter().for_each(|r| report.record(r));
         }
@@ -347,6 +351,54 @@ struct Writer<'a> {
     store: &'a Store,
     layout: &'a RunLayout,
     request: &'a RestoreRequest,
+    /// In a dry run, what earlier groups would create.
+    created_first: CreatedFirst,
+}
+
+/// What a dry run would create before the objects that need it: namespaces, and
+/// definitions of custom resources. The API server checks a dry-run write against the
+/// cluster as it is, where an object in a namespace yet to be created is refused (404,
+/// or 403 while the old one is still being deleted) and a custom resource without its
+/// definition is not served. Such objects are reported `would-create` unchecked, with
+/// the reason, rather than failed for what the real restore puts right first.
+#[derive(Default)]
+struct CreatedFirst {
+    namespaces: BTreeSet<String>,
+    definitions: BTreeSet<String>,
+}
+
+impl CreatedFirst {
+    /// Takes note of a group's results.
+    fn note(&mut self, results: &[ObjectResult]) {
+        for r in results.iter().filter(|r| r.action == Action::WouldCreate) {
+            match r.kind.as_str() {
+                "Namespace" => {
+                    if let Some(ns) = r.target_namespace.as_ref().or(r.tenant.as_ref()) {
+                        self.namespaces.insert(ns.clone());
+                    }
+                }
+                "CustomResourceDefinition" => {
+                    self.definitions.insert(r.name.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Why an object of `kind` bound for `target` cannot be checked by the cluster yet.
+    fn unchecked(&self, kind: &ResolvedKind, target: Option<&str>) -> Option<String> {
+        if let (true, Some(ns)) = (kind.namespaced, target)
+            && self.namespaces.contains(ns)
+        {
+            return Some(format!(
+                "not checked by the cluster: the restore would create the namespace {ns} first"
+            ));
+        }
+        let definition = format!("{}.{}", kind.plural, kind.group);
+        self.definitions
+            .contains(&definition)
+            .then(|| format!("not checked by the cluster: the restore would create the definition {definition} first"))
+    }
 }
 
 impl Writer<'_> {
@@ -473,12 +525,22 @@ impl Writer<'_> {
             set_namespace(&mut object, ns);
         }
 
+        let dry_run = self.request.dry_run;
+        let done = |real: Action, would: Action| if dry_run { would } else { real };
+        if dry_run
+            && !is_namespace
+            && let Some(why) = self.created_first.unchecked(&kind, target)
+        {
+            return Ok((Action::WouldCreate, Some(why)));
+        }
+
         // Most objects of a restore are missing (a tenant deleted, a new cluster), so a
         // create comes first: one request where a read and a create would be two. One
-        // that exists is then read and compared as below.
-        if !is_namespace && !self.request.dry_run {
-            match send(&api, &object, None).await {
-                Ok(_) => return Ok((Action::Created, None)),
+        // that exists is then read and compared as below. A dry run sends the same
+        // writes, which the API server checks in full and does not keep.
+        if !is_namespace {
+            match send(&api, &object, None, dry_run).await {
+                Ok(_) => return Ok((done(Action::Created, Action::WouldCreate), None)),
                 Err(kube::Error::Api(status)) if status.code == 409 => {}
                 Err(e) => return Err(failed("create", &e)),
             }
@@ -492,7 +554,7 @@ impl Writer<'_> {
                 .as_ref()
                 .is_some_and(|c| c.metadata.deletion_timestamp.is_some())
         {
-            if self.request.dry_run {
+            if dry_run {
                 return Ok((
                     Action::WouldCreate,
                     Some("the namespace is being deleted; it would be recreated once it is gone".into()),
@@ -502,25 +564,21 @@ impl Writer<'_> {
             current = None;
         }
         let Some(current) = current else {
-            if self.request.dry_run {
-                return Ok((Action::WouldCreate, None));
-            }
-            create(&api, &object).await?;
-            return Ok((Action::Created, None));
+            create(&api, &object, dry_run).await?;
+            return Ok((done(Action::Created, Action::WouldCreate), None));
         };
         let current_value = serde_json::to_value(&current).map_err(|e| e.to_string())?;
         if comparable(current_value, &kind) == object {
             return Ok((Action::Unchanged, None));
         }
-        match (self.request.existing, self.request.dry_run) {
-            (Existing::Skip, _) => Ok((
+        match self.request.existing {
+            Existing::Skip => Ok((
                 Action::Skipped,
                 Some("it exists and differs from the backup; existing is skip (overwrite replaces it)".into()),
             )),
-            (Existing::Overwrite, true) => Ok((Action::WouldUpdate, None)),
-            (Existing::Overwrite, false) => {
-                replace(&api, &name, object, current.metadata.resource_version).await?;
-                Ok((Action::Updated, None))
+            Existing::Overwrite => {
+                let how = replace(&api, &name, object, current.metadata.resource_version, dry_run).await?;
+                Ok((done(Action::Updated, Action::WouldUpdate), how))
             }
         }
     }
@@ -539,8 +597,8 @@ fn rename_namespace(object: &mut Value, name: &str) {
     }
 }
 
-async fn create(api: &Api<DynamicObject>, object: &Value) -> Result<(), String> {
-    send(api, object, None).await.map_err(|e| failed("create", &e))
+async fn create(api: &Api<DynamicObject>, object: &Value, dry_run: bool) -> Result<(), String> {
+    send(api, object, None, dry_run).await.map_err(|e| failed("create", &e))
 }
 
 /// The reason a write failed. A field the target cluster does not know is named as
@@ -570,10 +628,22 @@ fn failed(write: &str, error: &kube::Error) -> String {
 /// object (400), which the report then names. API servers from 1.25 on honour it, as they
 /// do for kubectl, which sends the same; older ones ignore it and drop such fields as
 /// before. `PostParams` has no field for it, so it is added to the query here.
-async fn send(api: &Api<DynamicObject>, object: &Value, replacing: Option<&str>) -> Result<(), kube::Error> {
+///
+/// A dry run's write is a server-side dry run (`dryRun=All`): the API server decodes,
+/// defaults, validates and admits the object (quotas, policy webhooks) as it would a
+/// real one, and keeps nothing.
+async fn send(
+    api: &Api<DynamicObject>,
+    object: &Value,
+    replacing: Option<&str>,
+    dry_run: bool,
+) -> Result<(), kube::Error> {
     let body = serde_json::to_vec(object).map_err(kube::Error::SerdeError)?;
     let builder = kube::core::Request::new(api.resource_url());
-    let params = PostParams::default();
+    let params = PostParams {
+        dry_run,
+        ..PostParams::default()
+    };
     let mut request = match replacing {
         None => builder.create(&params, body),
         Some(name) => builder.replace(name, &params, body),
@@ -591,26 +661,33 @@ async fn send(api: &Api<DynamicObject>, object: &Value, replacing: Option<&str>)
     api.clone().into_client().request_text(request).await.map(drop)
 }
 
-/// Replaces an object. Some objects cannot be changed in place (an immutable Secret or
-/// ConfigMap, a Secret whose type differs); those are deleted and created again, which
-/// is what `overwrite` promises. Only the server's `Invalid` (422) leads there: an object
-/// refused for fields the cluster does not know (400) would be refused again after the
-/// delete, and the cluster's copy is kept.
+/// Replaces an object; says how when it was not in place. Some objects cannot be
+/// changed in place (an immutable Secret or ConfigMap, a Secret whose type differs);
+/// those are deleted and created again, which is what `overwrite` promises. Only the
+/// server's `Invalid` (422) leads there: an object refused for fields the cluster does
+/// not know (400) would be refused again after the delete, and the cluster's copy is
+/// kept. A dry run stops at the 422 and says what the restore would do: its create
+/// cannot be checked while the object it would replace is there.
 async fn replace(
     api: &Api<DynamicObject>,
     name: &str,
     mut object: Value,
     resource_version: Option<String>,
-) -> Result<(), String> {
+    dry_run: bool,
+) -> Result<Option<String>, String> {
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.insert(
             "resourceVersion".into(),
             resource_version.map(Value::String).unwrap_or(Value::Null),
         );
     }
-    match send(api, &object, Some(name)).await {
-        Ok(()) => Ok(()),
+    match send(api, &object, Some(name), dry_run).await {
+        Ok(()) => Ok(None),
         Err(kube::Error::Api(status)) if status.code == 422 => {
+            let why = format!("it cannot change in place ({})", status.message);
+            if dry_run {
+                return Ok(Some(format!("{why}; it would be deleted and created again")));
+            }
             api.delete(name, &DeleteParams::default())
                 .await
                 .map_err(|e| format!("delete before re-create failed: {e}"))?;
@@ -618,7 +695,8 @@ async fn replace(
             if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                 meta.remove("resourceVersion");
             }
-            create(api, &object).await
+            create(api, &object, false).await?;
+            Ok(Some(format!("{why}, so it was deleted and created again")))
         }
         Err(e) => Err(failed("replace", &e)),
     }
@@ -740,11 +818,16 @@ mod tests {
         "message":"ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"binaryData2\"",
         "reason":"BadRequest","code":400}"#;
 
+    /// What an API server answers a replace of an immutable object.
+    const IMMUTABLE: &str = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"field is immutable","reason":"Invalid","code":422}"#;
+
     #[tokio::test]
     async fn creates_and_replaces_ask_the_api_server_to_refuse_fields_it_does_not_know() {
         let (api, seen) = stand_in(vec![(201, "{}"), (200, "{}")]);
-        create(&api, &config_map()).await.unwrap();
-        replace(&api, "app", config_map(), Some("7".into())).await.unwrap();
+        create(&api, &config_map(), false).await.unwrap();
+        replace(&api, "app", config_map(), Some("7".into()), false)
+            .await
+            .unwrap();
         assert_eq!(
             *seen.lock().unwrap(),
             [
@@ -757,8 +840,10 @@ mod tests {
     #[tokio::test]
     async fn an_object_with_a_field_the_cluster_does_not_know_fails_and_the_clusters_copy_is_kept() {
         let (api, seen) = stand_in(vec![(400, UNKNOWN_FIELD), (400, UNKNOWN_FIELD)]);
-        let created = create(&api, &config_map()).await.unwrap_err();
-        let replaced = replace(&api, "app", config_map(), Some("7".into())).await.unwrap_err();
+        let created = create(&api, &config_map(), false).await.unwrap_err();
+        let replaced = replace(&api, "app", config_map(), Some("7".into()), false)
+            .await
+            .unwrap_err();
         for (reason, write) in [(created, "create"), (replaced, "replace")] {
             assert!(
                 reason.starts_with(&format!(
@@ -780,10 +865,15 @@ mod tests {
 
     #[tokio::test]
     async fn an_object_that_cannot_change_in_place_is_created_again_with_the_same_validation() {
-        let invalid = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"field is immutable","reason":"Invalid","code":422}"#;
         let gone = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"not found","reason":"NotFound","code":404}"#;
-        let (api, seen) = stand_in(vec![(422, invalid), (200, "{}"), (404, gone), (201, "{}")]);
-        replace(&api, "app", config_map(), Some("7".into())).await.unwrap();
+        let (api, seen) = stand_in(vec![(422, IMMUTABLE), (200, "{}"), (404, gone), (201, "{}")]);
+        let how = replace(&api, "app", config_map(), Some("7".into()), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            how.as_deref(),
+            Some("it cannot change in place (field is immutable), so it was deleted and created again")
+        );
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 4, "{seen:?}");
         assert!(
@@ -793,6 +883,90 @@ mod tests {
         assert_eq!(
             seen[3],
             "POST /api/v1/namespaces/tenant/configmaps?fieldValidation=Strict"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_sends_its_writes_for_the_api_server_to_check_and_not_keep() {
+        let (api, seen) = stand_in(vec![(201, "{}"), (200, "{}"), (400, UNKNOWN_FIELD)]);
+        create(&api, &config_map(), true).await.unwrap();
+        assert_eq!(
+            replace(&api, "app", config_map(), Some("7".into()), true)
+                .await
+                .unwrap(),
+            None
+        );
+        // What the cluster would refuse, a dry run reports as the restore would.
+        let refused = create(&api, &config_map(), true).await.unwrap_err();
+        assert!(
+            refused.starts_with("create refused: the cluster does not know"),
+            "{refused}"
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "POST /api/v1/namespaces/tenant/configmaps?&dryRun=All&fieldValidation=Strict",
+                "PUT /api/v1/namespaces/tenant/configmaps/app?&dryRun=All&fieldValidation=Strict",
+                "POST /api/v1/namespaces/tenant/configmaps?&dryRun=All&fieldValidation=Strict",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_says_an_object_that_cannot_change_in_place_would_be_created_again_and_deletes_nothing() {
+        let (api, seen) = stand_in(vec![(422, IMMUTABLE)]);
+        let how = replace(&api, "app", config_map(), Some("7".into()), true)
+            .await
+            .unwrap();
+        assert_eq!(
+            how.as_deref(),
+            Some("it cannot change in place (field is immutable); it would be deleted and created again")
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["PUT /api/v1/namespaces/tenant/configmaps/app?&dryRun=All&fieldValidation=Strict"]
+        );
+    }
+
+    #[test]
+    fn a_dry_run_leaves_unchecked_what_needs_a_namespace_or_definition_it_would_create_first() {
+        let result = |kind: &str, name: &str, tenant: Option<&str>, target: Option<&str>, action| ObjectResult {
+            tenant: tenant.map(Into::into),
+            target_namespace: target.map(Into::into),
+            kind: kind.into(),
+            name: name.into(),
+            action,
+            reason: None,
+        };
+        let mut first = CreatedFirst::default();
+        first.note(&[
+            result(
+                "Namespace",
+                "billing",
+                Some("billing"),
+                Some("billing-dr"),
+                Action::WouldCreate,
+            ),
+            result("Namespace", "payroll", Some("payroll"), None, Action::Unchanged),
+        ]);
+        first.note(&[result(
+            "CustomResourceDefinition",
+            "widgets.example.com",
+            None,
+            None,
+            Action::WouldCreate,
+        )]);
+        let config_maps = ResolvedKind::new("", "v1", "ConfigMap", "configmaps", true);
+        let widgets = ResolvedKind::new("example.com", "v1", "Widget", "widgets", true);
+        assert_eq!(
+            first.unchecked(&config_maps, Some("billing-dr")).as_deref(),
+            Some("not checked by the cluster: the restore would create the namespace billing-dr first")
+        );
+        assert_eq!(first.unchecked(&config_maps, Some("billing")), None);
+        assert_eq!(first.unchecked(&config_maps, Some("payroll")), None);
+        assert_eq!(
+            first.unchecked(&widgets, Some("payroll")).as_deref(),
+            Some("not checked by the cluster: the restore would create the definition widgets.example.com first")
         );
     }
 

@@ -305,6 +305,19 @@ pub fn action_of(report: &Value, kind: &str, name: &str) -> String {
         .to_string()
 }
 
+/// The reason a report gives for one object's action, or "" when it gives none.
+pub fn reason_of(report: &Value, kind: &str, name: &str) -> String {
+    report["objects"]
+        .as_array()
+        .expect("report lists objects")
+        .iter()
+        .find(|o| o["kind"] == kind && o["name"] == name)
+        .unwrap_or_else(|| panic!("the report has no {kind} {name}: {report}"))["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The configuration a seeded tenant holds: every shape of Secret and ConfigMap that a
 /// byte-for-byte restore must get right. Every secret value contains `marker`, so a
 /// test can search logs and reports for it.

@@ -2,10 +2,12 @@
 //! against the local API server and S3 emulator.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::ResourceQuota;
 use kube::api::{Patch, PatchParams, PostParams};
-use lifeboat_tests::{Stack, action_of, count, unique};
+use lifeboat_tests::{Stack, action_of, count, reason_of, unique};
 use serde_json::{Value, json};
 
 const TIME: &str = "2026-11-22T13:00:00Z";
@@ -179,11 +181,33 @@ async fn existing_skip_leaves_changed_objects_and_overwrite_puts_the_backup_back
     assert_eq!(action_of(&report, "Secret", "tls-cert"), "unchanged");
     assert_eq!(stack.configuration(ns).await, changed, "skip changed nothing");
 
+    // A dry run of the overwrite: the cluster checks each replace and keeps none, and
+    // the one that cannot be made in place is named with what the restore would do.
     event["existing"] = json!("overwrite");
+    event["dry_run"] = json!(true);
+    let report = stack.report("restore", &event).await;
+    assert_eq!(report["status"], "Completed", "{report}");
+    assert_eq!(action_of(&report, "Secret", "db-credentials"), "would-update");
+    assert_eq!(reason_of(&report, "Secret", "db-credentials"), "");
+    assert_eq!(action_of(&report, "Secret", "frozen"), "would-update");
+    let frozen_reason = reason_of(&report, "Secret", "frozen");
+    assert!(
+        frozen_reason.starts_with("it cannot change in place (")
+            && frozen_reason.contains("immutable")
+            && frozen_reason.ends_with("; it would be deleted and created again"),
+        "{frozen_reason}"
+    );
+    assert_eq!(stack.configuration(ns).await, changed, "a dry run changed nothing");
+
+    event["dry_run"] = json!(false);
     let report = stack.report("restore", &event).await;
     assert_eq!(report["status"], "Completed", "{report}");
     assert_eq!(action_of(&report, "Secret", "db-credentials"), "updated");
     assert_eq!(action_of(&report, "Secret", "frozen"), "updated");
+    assert!(
+        reason_of(&report, "Secret", "frozen").ends_with(", so it was deleted and created again"),
+        "{report}"
+    );
     assert_eq!(action_of(&report, "ConfigMap", "app-config"), "unchanged");
     assert_eq!(
         stack.configuration(ns).await,
@@ -223,15 +247,91 @@ async fn a_dry_run_reports_what_would_happen_and_writes_nothing() {
     assert_eq!(action_of(&report, "Secret", "tls-cert"), "unchanged");
     assert_eq!(stack.configuration(ns).await, before, "a dry run changed the cluster");
 
-    // Into a namespace that does not exist: it is not created either.
+    // Into a namespace that does not exist: it is not created either. The cluster checks
+    // the namespace; what would go into it cannot be checked before it exists.
     event["namespace_mapping"] = json!({ ns: target });
     let report = stack.report("restore", &event).await;
+    assert_eq!(report["status"], "Completed", "{report}");
     assert_eq!(action_of(&report, "Namespace", ns), "would-create");
+    assert_eq!(reason_of(&report, "Namespace", ns), "");
+    assert_eq!(action_of(&report, "Secret", "db-credentials"), "would-create");
+    assert_eq!(
+        reason_of(&report, "Secret", "db-credentials"),
+        format!("not checked by the cluster: the restore would create the namespace {target} first")
+    );
     let namespaces = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(stack.kube.clone());
     assert!(
         namespaces.get_opt(&target).await.unwrap().is_none(),
         "a dry run created a namespace"
     );
+}
+
+#[tokio::test]
+async fn a_dry_run_is_checked_by_the_cluster_and_fails_what_the_restore_would_fail() {
+    let stack = Stack::connect().await;
+    let tenant = stack.seed_tenant("dryquota").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
+
+    // The namespace restored into allows no more ConfigMaps: the quota's admission
+    // refuses each create, a real one or a dry run's.
+    let target = stack.new_tenant("dryquota-dr").await;
+    let quotas = kube::Api::<ResourceQuota>::namespaced(stack.kube.clone(), &target);
+    let quota: ResourceQuota = serde_json::from_value(json!({
+        "metadata": { "name": "no-more-config" },
+        "spec": { "hard": { "count/configmaps": "0" } },
+    }))
+    .unwrap();
+    quotas.create(&PostParams::default(), &quota).await.unwrap();
+    // Until the controller has counted the namespace, admission refuses every create
+    // for another reason.
+    lifeboat_tests::eventually("the quota is counted", Duration::from_secs(60), || async {
+        let quota = quotas.get("no-more-config").await.unwrap();
+        quota.status.and_then(|s| s.hard).is_some()
+    })
+    .await;
+    let target_objects = || async {
+        let secrets = stack.secrets(&target).list(&Default::default()).await.unwrap();
+        let config_maps = stack.config_maps(&target).list(&Default::default()).await.unwrap();
+        (secrets.items.len(), config_maps.items.len())
+    };
+    let before = target_objects().await;
+
+    let mut event = stack.restore_event(&infra);
+    event["namespace_mapping"] = json!({ ns: target });
+    event["dry_run"] = json!(true);
+    let dry = stack.report("restore", &event).await;
+    assert_eq!(dry["status"], "PartiallyFailed", "{dry}");
+    assert_eq!(count(&dry, ns, "Secret", "would-create"), 5, "{dry}");
+    assert_eq!(count(&dry, ns, "ConfigMap", "failed"), 3, "{dry}");
+    let reason = reason_of(&dry, "ConfigMap", "app-config");
+    assert!(
+        reason.starts_with("create failed:") && reason.contains("exceeded quota: no-more-config"),
+        "{reason}"
+    );
+    assert_eq!(target_objects().await, before, "a dry run kept an object");
+
+    // The restore itself does what the dry run said, object by object.
+    event["dry_run"] = json!(false);
+    let real = stack.report("restore", &event).await;
+    assert_eq!(real["status"], "PartiallyFailed", "{real}");
+    let actions = |report: &Value| -> BTreeMap<(String, String), String> {
+        report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["kind"] != "Namespace")
+            .map(|o| {
+                let object = (o["kind"].as_str().unwrap().into(), o["name"].as_str().unwrap().into());
+                (object, o["action"].as_str().unwrap().replace("would-create", "created"))
+            })
+            .collect()
+    };
+    assert_eq!(actions(&real), actions(&dry));
+    assert_eq!(actions(&real).len(), 8);
+    let reason = reason_of(&real, "ConfigMap", "app-config");
+    assert!(reason.contains("exceeded quota: no-more-config"), "{reason}");
 }
 
 #[tokio::test]

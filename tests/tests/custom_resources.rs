@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use lifeboat_tests::{Stack, action_of, eventually, unique};
+use lifeboat_tests::{Stack, action_of, eventually, reason_of, unique};
 use serde_json::json;
 
 async fn established(crds: &Api<CustomResourceDefinition>, name: &str) -> bool {
@@ -80,6 +81,30 @@ async fn a_custom_resource_and_its_definition_are_restored_in_order() {
         crds.get_opt(&crd_name).await.unwrap().is_none()
     })
     .await;
+
+    // A dry run: the cluster checks the definition, but the resource cannot be checked
+    // before its definition is served, so it is said to be created, unchecked. (The
+    // namespace is made again first, or it would be the reason instead.)
+    let namespaces: Api<Namespace> = Api::all(stack.kube.clone());
+    let namespace: Namespace = serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap();
+    namespaces.create(&PostParams::default(), &namespace).await.unwrap();
+    let mut dry_run = stack.restore_event(&infra);
+    dry_run["dry_run"] = json!(true);
+    let report = stack.report("restore", &dry_run).await;
+    assert_eq!(report["status"], "Completed", "{report}");
+    assert_eq!(
+        action_of(&report, "CustomResourceDefinition", &crd_name),
+        "would-create"
+    );
+    assert_eq!(action_of(&report, &kind, "blue-widget"), "would-create");
+    assert_eq!(
+        reason_of(&report, &kind, "blue-widget"),
+        format!("not checked by the cluster: the restore would create the definition {crd_name} first")
+    );
+    assert!(
+        crds.get_opt(&crd_name).await.unwrap().is_none(),
+        "a dry run created the definition"
+    );
 
     let report = stack.report("restore", &stack.restore_event(&infra)).await;
     assert_eq!(report["status"], "Completed", "{report}");
