@@ -84,9 +84,13 @@ async fn a_custom_resource_and_its_definition_are_restored_in_order() {
 
     // A dry run: the cluster checks the definition, but the resource cannot be checked
     // before its definition is served, so it is said to be created, unchecked. (The
-    // namespace is made again first, or it would be the reason instead.)
+    // namespace is made again first, or it would be the reason instead; with the tests'
+    // label, so that the next run's clean-up finds it.)
     let namespaces: Api<Namespace> = Api::all(stack.kube.clone());
-    let namespace: Namespace = serde_json::from_value(json!({ "metadata": { "name": ns } })).unwrap();
+    let namespace: Namespace = serde_json::from_value(json!({
+        "metadata": { "name": ns, "labels": { "lifeboat.test/tenant": "crd" } }
+    }))
+    .unwrap();
     namespaces.create(&PostParams::default(), &namespace).await.unwrap();
     let mut dry_run = stack.restore_event(&infra);
     dry_run["dry_run"] = json!(true);
