@@ -293,26 +293,27 @@ pub fn count_all(report: &Value, action: &str) -> u64 {
         .sum()
 }
 
-/// The action a report gives one object.
-pub fn action_of(report: &Value, kind: &str, name: &str) -> String {
+/// One object's entry in a report; the test fails when the report has none.
+fn object_of<'r>(report: &'r Value, kind: &str, name: &str) -> &'r Value {
     report["objects"]
         .as_array()
         .expect("report lists objects")
         .iter()
         .find(|o| o["kind"] == kind && o["name"] == name)
-        .and_then(|o| o["action"].as_str())
         .unwrap_or_else(|| panic!("the report has no {kind} {name}: {report}"))
+}
+
+/// The action a report gives one object.
+pub fn action_of(report: &Value, kind: &str, name: &str) -> String {
+    object_of(report, kind, name)["action"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the report has no action for {kind} {name}: {report}"))
         .to_string()
 }
 
 /// The reason a report gives for one object's action, or "" when it gives none.
 pub fn reason_of(report: &Value, kind: &str, name: &str) -> String {
-    report["objects"]
-        .as_array()
-        .expect("report lists objects")
-        .iter()
-        .find(|o| o["kind"] == kind && o["name"] == name)
-        .unwrap_or_else(|| panic!("the report has no {kind} {name}: {report}"))["reason"]
+    object_of(report, kind, name)["reason"]
         .as_str()
         .unwrap_or_default()
         .to_string()
