@@ -51,6 +51,7 @@ fn the_benchmark_runs_every_step_and_prints_one_table_and_the_same_figures_as_js
         "wall s",
         "x floor",
         "peak RSS MiB",
+        "S3 requests",
         "S3 writes",
         "S3 MB written",
     ] {
@@ -92,6 +93,22 @@ fn the_benchmark_runs_every_step_and_prints_one_table_and_the_same_figures_as_js
     assert!(step("restore")["peak_rss_mib"].as_f64().is_some_and(|m| m > 1.0));
     assert!(step("backup")["s3_writes"].as_u64().is_some_and(|n| n >= 1));
     assert_eq!(step("script")["s3_writes"], 2, "one upload per namespace");
+    // Every request to the bucket, reads as well: what S3 bills a run for.
+    let requests = |name: &str| {
+        step(name)["s3_requests"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{results}"))
+    };
+    assert!(requests("backup") >= step("backup")["s3_writes"].as_u64().expect("counted"));
+    assert!(requests("script") >= 2, "{results}");
+    // The restore reads each of the 2 x 2 stored files and the manifest, and writes
+    // nothing.
+    assert!(requests("restore") >= 5, "{results}");
+    assert_eq!(
+        step("restore")["s3_writes"],
+        0,
+        "a restore writes nothing to the bucket"
+    );
     // Where each step's CPU time went, by process (counted in ticks of 10 ms, so a
     // tiny step may show none).
     assert!(stdout.contains("CPU seconds by process"), "{stdout}");

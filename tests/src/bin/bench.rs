@@ -895,11 +895,31 @@ async fn read_request<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Opt
 // ---------------------------------------------------------------------------------------
 // S3 requests, as the AWS emulator saw them
 
-/// Counts the writes (PUT and POST) under a prefix of the bucket that the AWS emulator
-/// logged after `from` (a byte offset of its log). The emulator logs each request before
-/// its response is sent, so once a run has its answers, its lines are all there.
+/// The S3 requests a run made, from the lines the AWS emulator logged between two byte
+/// offsets of its log. The emulator logs each request before its response is sent, so
+/// once a run has its answers, its lines are all there.
 struct S3Log {
     path: PathBuf,
+}
+
+/// What one run asked of the bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct S3Requests {
+    /// Every request to the bucket, reads and writes: what S3 bills a run for.
+    all: u64,
+    /// The writes (PUT and POST) under the run's own keys.
+    writes: u64,
+}
+
+impl S3Requests {
+    /// Each count's median over the runs.
+    fn median(runs: &[S3Requests]) -> S3Requests {
+        let of = |count: fn(&S3Requests) -> u64| median_u64(&runs.iter().map(count).collect::<Vec<_>>());
+        S3Requests {
+            all: of(|r| r.all),
+            writes: of(|r| r.writes),
+        }
+    }
 }
 
 impl S3Log {
@@ -907,13 +927,43 @@ impl S3Log {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
 
-    fn writes_since(&self, from: u64, bucket: &str, prefix: &str) -> u64 {
+    /// The requests logged in `from..to` (byte offsets taken around the run); writes are
+    /// counted under any of `prefixes`.
+    fn between(&self, from: u64, to: u64, bucket: &str, prefixes: &[&str]) -> S3Requests {
         let bytes = std::fs::read(&self.path).unwrap_or_default();
-        let text = String::from_utf8_lossy(&bytes[(from as usize).min(bytes.len())..]).into_owned();
-        let put = format!("\"PUT /{bucket}/{prefix}");
-        let post = format!("\"POST /{bucket}/{prefix}");
-        text.lines().filter(|l| l.contains(&put) || l.contains(&post)).count() as u64
+        let end = (to as usize).min(bytes.len());
+        s3_requests(
+            &String::from_utf8_lossy(&bytes[(from as usize).min(end)..end]),
+            bucket,
+            prefixes,
+        )
     }
+}
+
+/// Counts a log's requests to `bucket` (path-style, as the functions, the SDK and the aws
+/// CLI address the emulator) in lines like `127.0.0.1 - - [22/Nov/2026 09:52:58] "PUT
+/// /bucket/key?x-id=PutObject HTTP/1.1" 200 -`. The emulator's other services (STS, EKS,
+/// CloudTrail) are not S3's requests and are left out.
+fn s3_requests(log: &str, bucket: &str, prefixes: &[&str]) -> S3Requests {
+    let mut counted = S3Requests::default();
+    for line in log.lines() {
+        let mut request = line.split_once('"').map_or("", |(_, r)| r).split(' ');
+        let (Some(method), Some(target)) = (request.next(), request.next()) else {
+            continue;
+        };
+        let Some(rest) = target.strip_prefix('/').and_then(|t| t.strip_prefix(bucket)) else {
+            continue;
+        };
+        if !(rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')) {
+            continue;
+        }
+        counted.all += 1;
+        let key = rest.strip_prefix('/').unwrap_or("");
+        if matches!(method, "PUT" | "POST") && prefixes.iter().any(|p| key.starts_with(p)) {
+            counted.writes += 1;
+        }
+    }
+    counted
 }
 
 async fn stored_bytes(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> (u64, Vec<String>) {
@@ -949,6 +999,9 @@ struct Row {
     x_floor: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     peak_rss_mib: Option<f64>,
+    /// Every request to the bucket (reads and writes), median per run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s3_requests: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     s3_writes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1075,21 +1128,22 @@ fn print_table(r: &Results) {
     println!("machine: {}", r.machine);
     println!();
     println!(
-        "| {:<44} | {:>8} | {:>8} | {:>12} | {:>9} | {:>13} |",
-        "step", "wall s", "x floor", "peak RSS MiB", "S3 writes", "S3 MB written"
+        "| {:<44} | {:>8} | {:>8} | {:>12} | {:>11} | {:>9} | {:>13} |",
+        "step", "wall s", "x floor", "peak RSS MiB", "S3 requests", "S3 writes", "S3 MB written"
     );
     println!(
-        "|{:-<46}|{:->10}|{:->10}|{:->14}|{:->11}|{:->15}|",
-        "", "", "", "", "", ""
+        "|{:-<46}|{:->10}|{:->10}|{:->14}|{:->13}|{:->11}|{:->15}|",
+        "", "", "", "", "", "", ""
     );
     let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     for row in &r.rows {
         println!(
-            "| {:<44} | {:>8.2} | {:>8.2} | {:>12} | {:>9} | {:>13} |",
+            "| {:<44} | {:>8.2} | {:>8.2} | {:>12} | {:>11} | {:>9} | {:>13} |",
             row.what,
             row.wall_s,
             row.x_floor,
             dash(row.peak_rss_mib.map(|v| format!("{v:.1}"))),
+            dash(row.s3_requests.map(|v| v.to_string())),
             dash(row.s3_writes.map(|v| v.to_string())),
             dash(row.s3_mb_written.map(|v| format!("{v:.2}"))),
         );
@@ -1199,13 +1253,14 @@ async fn main() {
     let mut listed_all = 0;
     let mut backup_runs = Vec::new();
     let mut backup_rss = Vec::new();
-    let mut backup_writes = Vec::new();
+    let mut backup_s3 = Vec::new();
     let mut backup_bytes = Vec::new();
     let mut script_runs = Vec::new();
-    let mut script_writes = Vec::new();
+    let mut script_s3 = Vec::new();
     let mut script_bytes = Vec::new();
     let mut restore_runs = Vec::new();
     let mut restore_rss = Vec::new();
+    let mut restore_s3 = Vec::new();
     let mut create_floor_runs = Vec::new();
     let mut apply_runs = Vec::new();
     let mut cold = BTreeMap::<String, Vec<f64>>::new();
@@ -1242,6 +1297,7 @@ async fn main() {
         let (run, used) = stack
             .measure(Client::Children, invoke(&backup_bin, "backup", &access, &event, &log))
             .await;
+        let to = s3_log.offset();
         cpu.entry("backup").or_default().push(used);
         assert!(
             !run.failed && run.response["status"] == "Completed",
@@ -1259,7 +1315,7 @@ async fn main() {
         backup_rss.push(run.peak_rss as f64 / MIB);
         // The run's claim (taken and released) is a write of the run too.
         let claim = format!("claims/2030/01/01/000000/{infrastructure}.json");
-        backup_writes.push(s3_log.writes_since(from, &bucket, &prefix) + s3_log.writes_since(from, &bucket, &claim));
+        backup_s3.push(s3_log.between(from, to, &bucket, &[&prefix, &claim]));
         let (bytes, keys) = stored_bytes(&s3, &bucket, &prefix).await;
         backup_bytes.push(bytes as f64 / MB);
         cold.entry("backup".into())
@@ -1289,11 +1345,12 @@ done
                 .envs(kubectl_env);
             let t = Instant::now();
             let (status, used) = stack.measure(Client::Children, command.status()).await;
+            let to = s3_log.offset();
             let status = status.expect("bash runs");
             assert!(status.success(), "the kubectl + aws CLI script failed");
             script_runs.push(t.elapsed().as_secs_f64());
             cpu.entry("script").or_default().push(used);
-            script_writes.push(s3_log.writes_since(from, &bucket, &script_prefix));
+            script_s3.push(s3_log.between(from, to, &bucket, &[&script_prefix]));
             script_bytes.push(stored_bytes(&s3, &bucket, &script_prefix).await.0 as f64 / MB);
         }
 
@@ -1315,9 +1372,12 @@ done
         });
         let log = options.work_dir.join(format!("restore-{rep}.log"));
         eprintln!("[bench]   (4) restore");
+        let from = s3_log.offset();
         let (run, used) = stack
             .measure(Client::Children, invoke(&restore_bin, "restore", &access, &event, &log))
             .await;
+        // A restore only reads: any write to the bucket is counted against it.
+        restore_s3.push(s3_log.between(from, s3_log.offset(), &bucket, &[""]));
         cpu.entry("restore").or_default().push(used);
         assert!(
             !run.failed && run.response["status"] == "Completed",
@@ -1389,6 +1449,7 @@ done
         runs_s: runs.to_vec(),
         x_floor: median(runs) / floor_s,
         peak_rss_mib: None,
+        s3_requests: None,
         s3_writes: None,
         s3_mb_written: None,
         bytes_read_mb: None,
@@ -1414,13 +1475,15 @@ done
     ];
     rows.push(Row {
         peak_rss_mib: Some(median(&backup_rss)),
-        s3_writes: Some(median_u64(&backup_writes)),
+        s3_requests: Some(S3Requests::median(backup_s3.as_slice()).all),
+        s3_writes: Some(S3Requests::median(backup_s3.as_slice()).writes),
         s3_mb_written: Some(median(&backup_bytes)),
         ..row("backup", "(2) lifeboat backup".into(), &backup_runs)
     });
     if options.script_reps > 0 {
         rows.push(Row {
-            s3_writes: Some(median_u64(&script_writes)),
+            s3_requests: Some(S3Requests::median(script_s3.as_slice()).all),
+            s3_writes: Some(S3Requests::median(script_s3.as_slice()).writes),
             s3_mb_written: Some(median(&script_bytes)),
             ..row(
                 "script",
@@ -1431,6 +1494,8 @@ done
     }
     rows.push(Row {
         peak_rss_mib: Some(median(&restore_rss)),
+        s3_requests: Some(S3Requests::median(restore_s3.as_slice()).all),
+        s3_writes: Some(S3Requests::median(restore_s3.as_slice()).writes),
         ..row("restore", "(4) lifeboat restore".into(), &restore_runs)
     });
     rows.push(row(
@@ -1473,8 +1538,8 @@ done
                 "S3 writes per backup at most tenants x kinds + 5 = {}",
                 profile.tenants * kinds + 5
             ),
-            median_u64(&backup_writes).to_string(),
-            median_u64(&backup_writes) <= (profile.tenants * kinds + 5) as u64,
+            S3Requests::median(&backup_s3).writes.to_string(),
+            S3Requests::median(&backup_s3).writes <= (profile.tenants * kinds + 5) as u64,
         ),
     ];
     if options.apply_reps > 0 {
@@ -1570,4 +1635,73 @@ async fn download(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str, keys: &[S
         .try_collect::<Vec<()>>()
         .await
         .expect("the backup downloads");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUCKET: &str = "lifeboat-backups-123456789012-us-east-1";
+
+    fn line(method: &str, target: &str) -> String {
+        format!("127.0.0.1 - - [23/Nov/2026 05:30:01] \"{method} {target} HTTP/1.1\" 200 -\n")
+    }
+
+    #[test]
+    fn every_request_to_the_bucket_counts_and_writes_only_under_the_runs_keys() {
+        let log = [
+            line("PUT", &format!("/{BUCKET}/claims/2030/run.json?x-id=PutObject")),
+            line("GET", &format!("/{BUCKET}?list-type=2&prefix=2030%2F01%2F")),
+            line("HEAD", &format!("/{BUCKET}")),
+            line(
+                "PUT",
+                &format!("/{BUCKET}/2030/infra/a/k8s/namespaces/t1/secrets.json?x-id=PutObject"),
+            ),
+            line(
+                "GET",
+                &format!("/{BUCKET}/2030/infra/a/k8s/manifest.json?x-id=GetObject"),
+            ),
+            // Not the bucket's: another bucket that shares its name's start, and the
+            // emulator's other services.
+            line("PUT", &format!("/{BUCKET}-copy/2030/infra/a/x.json")),
+            line("POST", "/"),
+            line("GET", "/clusters/lifeboat-local"),
+            "not a request line\n".to_string(),
+        ]
+        .concat();
+        assert_eq!(
+            s3_requests(&log, BUCKET, &["2030/infra/a/", "claims/2030/run.json"]),
+            S3Requests { all: 5, writes: 2 }
+        );
+        assert_eq!(
+            s3_requests(&log, BUCKET, &["2030/infra/b/"]),
+            S3Requests { all: 5, writes: 0 },
+            "a write under another run's keys is not this run's"
+        );
+        assert_eq!(s3_requests(&log, BUCKET, &[""]).writes, 2);
+    }
+
+    #[test]
+    fn a_run_counts_only_the_lines_logged_while_it_ran() {
+        let path = std::env::temp_dir().join(format!("lifeboat-s3log-{}", std::process::id()));
+        let before = line("PUT", &format!("/{BUCKET}/a?x-id=PutObject"));
+        let during = line("GET", &format!("/{BUCKET}/b?x-id=GetObject"));
+        let after = line("PUT", &format!("/{BUCKET}/c?x-id=PutObject"));
+        std::fs::write(&path, [before.as_str(), during.as_str(), after.as_str()].concat()).unwrap();
+        let log = S3Log { path: path.clone() };
+        let from = before.len() as u64;
+        let counted = log.between(from, from + during.len() as u64, BUCKET, &[""]);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(counted, S3Requests { all: 1, writes: 0 });
+    }
+
+    #[test]
+    fn the_median_is_taken_count_by_count() {
+        let runs = [
+            S3Requests { all: 9, writes: 1 },
+            S3Requests { all: 5, writes: 7 },
+            S3Requests { all: 7, writes: 3 },
+        ];
+        assert_eq!(S3Requests::median(&runs), S3Requests { all: 7, writes: 3 });
+    }
 }
