@@ -97,9 +97,17 @@ impl Stack {
     /// Creates a namespace with a unique name built from `prefix`, labelled as a tenant.
     pub async fn new_tenant(&self, prefix: &str) -> String {
         let name = unique(prefix);
+        self.make_tenant(&name, prefix).await;
+        name
+    }
+
+    /// Creates the namespace `name` as [`Stack::new_tenant`] does, labelled with `prefix`
+    /// so that the next run's clean-up deletes it: for a test that makes a tenant it
+    /// deleted again.
+    pub async fn make_tenant(&self, name: &str, prefix: &str) {
         let ns = Namespace {
             metadata: ObjectMeta {
-                name: Some(name.clone()),
+                name: Some(name.to_string()),
                 labels: Some(BTreeMap::from([(
                     "lifeboat.test/tenant".to_string(),
                     prefix.to_string(),
@@ -113,7 +121,6 @@ impl Stack {
             .create(&PostParams::default(), &ns)
             .await
             .expect("namespace is created");
-        name
     }
 
     /// Deletes a namespace and waits until the cluster has finalised it.

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -84,14 +83,8 @@ async fn a_custom_resource_and_its_definition_are_restored_in_order() {
 
     // A dry run: the cluster checks the definition, but the resource cannot be checked
     // before its definition is served, so it is said to be created, unchecked. (The
-    // namespace is made again first, or it would be the reason instead; with the tests'
-    // label, so that the next run's clean-up finds it.)
-    let namespaces: Api<Namespace> = Api::all(stack.kube.clone());
-    let namespace: Namespace = serde_json::from_value(json!({
-        "metadata": { "name": ns, "labels": { "lifeboat.test/tenant": "crd" } }
-    }))
-    .unwrap();
-    namespaces.create(&PostParams::default(), &namespace).await.unwrap();
+    // namespace is made again first, or it would be the reason instead.)
+    stack.make_tenant(&ns, "crd").await;
     let mut dry_run = stack.restore_event(&infra);
     dry_run["dry_run"] = json!(true);
     let report = stack.report("restore", &dry_run).await;
