@@ -14,6 +14,7 @@
 //! memory of exactly one run (the process's VmHWM once it has answered).
 
 use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -930,13 +931,15 @@ impl S3Log {
     /// The requests logged in `from..to` (byte offsets taken around the run); writes are
     /// counted under any of `prefixes`.
     fn between(&self, from: u64, to: u64, bucket: &str, prefixes: &[&str]) -> S3Requests {
-        let bytes = std::fs::read(&self.path).unwrap_or_default();
-        let end = (to as usize).min(bytes.len());
-        s3_requests(
-            &String::from_utf8_lossy(&bytes[(from as usize).min(end)..end]),
-            bucket,
-            prefixes,
-        )
+        // Only the run's window is read: the log holds every request since the stack
+        // started, tens of megabytes after a few benchmark runs.
+        let mut window = Vec::new();
+        if let Ok(mut file) = std::fs::File::open(&self.path)
+            && file.seek(SeekFrom::Start(from)).is_ok()
+        {
+            let _ = file.take(to.saturating_sub(from)).read_to_end(&mut window);
+        }
+        s3_requests(&String::from_utf8_lossy(&window), bucket, prefixes)
     }
 }
 
