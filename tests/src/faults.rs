@@ -10,6 +10,7 @@
 //! stops it listening and breaks its open connections, as an API server that stops does.
 //! Every request is recorded, so a test can prove that a fault was injected and retried.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +24,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
+use tempfile::TempPath;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -142,12 +144,15 @@ impl Shared {
     }
 }
 
-/// A running proxy; it stops when dropped.
+/// A running proxy; it stops when dropped, and removes the kubeconfigs it wrote.
 pub struct Proxy {
     /// `http://127.0.0.1:<port>`.
     pub url: String,
     shared: Arc<Shared>,
     accept: JoinHandle<()>,
+    /// A run reads its kubeconfig when it starts, so each file lives as long as the
+    /// proxy it names, and no test run leaves them behind in the temporary folder.
+    kubeconfigs: Mutex<Vec<TempPath>>,
 }
 
 impl Drop for Proxy {
@@ -250,7 +255,12 @@ impl Proxy {
             }
         });
         *shared.accept.lock().expect("accept lock") = Some(accept.abort_handle());
-        Proxy { url, shared, accept }
+        Proxy {
+            url,
+            shared,
+            accept,
+            kubeconfigs: Mutex::new(Vec::new()),
+        }
     }
 
     /// Sets what the proxy does with each request from now on.
@@ -268,7 +278,8 @@ impl Proxy {
         self.shared.go_down();
     }
 
-    /// A kubeconfig whose context `cluster` reaches the cluster through this proxy.
+    /// A kubeconfig whose context `cluster` reaches the cluster through this proxy; the
+    /// file is removed with the proxy.
     pub fn kubeconfig(&self, cluster: &str) -> PathBuf {
         let config = json!({
             "apiVersion": "v1", "kind": "Config",
@@ -277,7 +288,10 @@ impl Proxy {
             "contexts": [{ "name": cluster, "context": { "cluster": cluster, "user": "through-proxy" } }],
             "current-context": cluster,
         });
-        write_kubeconfig("proxy", &config)
+        let file = write_kubeconfig("proxy", &config);
+        let path = file.to_path_buf();
+        self.kubeconfigs.lock().expect("kubeconfigs lock").push(file);
+        path
     }
 
     /// An S3 client that reaches S3 through this proxy, with lifeboat's retries and
@@ -293,11 +307,17 @@ impl Proxy {
     }
 }
 
-/// Writes a kubeconfig to a file of its own and returns its path.
-pub fn write_kubeconfig(prefix: &str, config: &serde_json::Value) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("{}.kubeconfig", crate::unique(prefix)));
-    std::fs::write(&path, serde_json::to_vec_pretty(config).expect("JSON")).expect("the kubeconfig is written");
-    path
+/// Writes a kubeconfig to a file of its own in the temporary folder; the file is removed
+/// when the returned path is dropped, as a test ends, whether it passed or not.
+pub fn write_kubeconfig(prefix: &str, config: &serde_json::Value) -> TempPath {
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!("{prefix}-"))
+        .suffix(".kubeconfig")
+        .tempfile()
+        .expect("the temporary folder is writable");
+    file.write_all(&serde_json::to_vec_pretty(config).expect("JSON"))
+        .expect("the kubeconfig is written");
+    file.into_temp_path()
 }
 
 type Answer = http::Response<Full<Bytes>>;
@@ -365,5 +385,27 @@ async fn forward(
         Err(reason) => Ok(http::Response::builder()
             .status(502)
             .body(Full::new(Bytes::from(format!("the proxy could not forward: {reason}"))))?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_kubeconfigs_a_proxy_wrote_are_removed_with_it() {
+        // Nothing is asked of the proxy, so nothing needs to listen where it forwards.
+        let proxy = Proxy::s3("http://127.0.0.1:9").await;
+        let paths = [proxy.kubeconfig("one"), proxy.kubeconfig("two")];
+        for (path, cluster) in paths.iter().zip(["one", "two"]) {
+            let config = kube::config::Kubeconfig::read_from(path).expect("the kubeconfig reads");
+            assert_eq!(config.current_context.as_deref(), Some(cluster));
+            let server = config.clusters[0].cluster.as_ref().and_then(|c| c.server.clone());
+            assert_eq!(server.as_deref(), Some(proxy.url.as_str()));
+        }
+        drop(proxy);
+        for path in &paths {
+            assert!(!path.exists(), "{} is left behind", path.display());
+        }
     }
 }

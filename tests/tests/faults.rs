@@ -22,6 +22,7 @@ use lifeboat::restore::Restore;
 use lifeboat_tests::faults::{Fault, Proxy, Seen, write_kubeconfig};
 use lifeboat_tests::{Stack, list_items, unaudited, unique};
 use serde_json::{Value, json};
+use tempfile::TempPath;
 
 const TIME: &str = "2026-11-22T13:00:00Z";
 const RUN: &str = "2026/11/22/130000";
@@ -555,8 +556,9 @@ async fn a_restore_cut_off_by_the_api_server_going_away_reports_each_object_and_
     assert_eq!(stack.configuration(&target).await, stack.configuration(&source).await);
 }
 
-/// A kubeconfig of the admin that acts as `user` (impersonation), whom RBAC then limits.
-fn kubeconfig_acting_as(user: &str) -> PathBuf {
+/// A kubeconfig of the admin that acts as `user` (impersonation), whom RBAC then limits;
+/// the file, which holds the admin's key, is removed when the returned path is dropped.
+fn kubeconfig_acting_as(user: &str) -> TempPath {
     let mut config = kube::config::Kubeconfig::read().expect("the admin kubeconfig reads");
     for named in &mut config.auth_infos {
         if let Some(auth) = named.auth_info.as_mut() {
@@ -646,7 +648,7 @@ async fn a_tenant_the_backup_role_may_not_read_is_named_in_the_report_and_the_ot
     let infra = unique("infra");
     let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
     let kubeconfig = kubeconfig_acting_as(&user);
-    let backup = backup_with(through(kubeconfig.clone()), stack.s3.clone()).await;
+    let backup = backup_with(through(kubeconfig.to_path_buf()), stack.s3.clone()).await;
     let report = backup
         .run(
             &backup_request(&stack, &infra, &names, &["Secret", "ConfigMap"], TIME),
@@ -654,7 +656,7 @@ async fn a_tenant_the_backup_role_may_not_read_is_named_in_the_report_and_the_ot
         )
         .await;
     // It holds the admin's client key: removed before anything can fail.
-    std::fs::remove_file(&kubeconfig).expect("the kubeconfig is removed");
+    kubeconfig.close().expect("the kubeconfig is removed");
     let report = report.unwrap();
 
     for name in [&namespaces_role, &read_role] {
