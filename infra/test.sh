@@ -65,6 +65,16 @@ fi
 shellcheck -x infra/*.sh .ci/run
 
 echo "== build"
+# A full disk shows up as a linker killed by SIGBUS, far from its cause; said here first.
+# A cold run writes about 5 GB under the target folder (the debug build, a second build
+# of the functions' dependencies for the emulator, and the release zips).
+target_dir=${CARGO_TARGET_DIR:-$ROOT/target}
+mkdir -p "$target_dir"
+free_mb=$(df -Pm "$target_dir" | awk 'NR == 2 { print $4 }')
+if ((free_mb < 6144)); then
+  echo "warning: $free_mb MB free under $target_dir; a cold run writes about 5 GB there," \
+    "and a full disk kills the linker (SIGBUS). Free space or point CARGO_TARGET_DIR elsewhere." >&2
+fi
 cargo build --workspace --all-targets --quiet
 
 echo "== Lambda emulators"

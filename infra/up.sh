@@ -280,8 +280,19 @@ ensure_running() {
   # setsid puts the process in its own session, so it outlives this script and the
   # terminal; fd 9 is closed so the daemon does not keep holding our lock.
   setsid nohup "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&- &
-  echo "$!" >"$RUN/$name.pid"
-  log "$name: started (pid $!)"
+  local started=$!
+  echo "$started" >"$RUN/$name.pid"
+  # Until the exec, the child's command line is still this script's, and component_pid
+  # would take a component that is only starting for one that has exited (a test run
+  # failed that way, with nothing in the component's log).
+  local deadline=$((SECONDS + 30))
+  until [[ "$(tr '\0' '\n' <"/proc/$started/cmdline" 2>/dev/null)" == "$want" ]]; do
+    # Gone already: wait_until reports it, with the log's last lines.
+    proc_alive "$started" || break
+    ((SECONDS < deadline)) || fail "$name" "its process did not start $1 within 30s"
+    sleep 0.01
+  done
+  log "$name: started (pid $started)"
 }
 
 # name, timeout in seconds, what is awaited, condition command...
