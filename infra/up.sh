@@ -284,9 +284,9 @@ ensure_running() {
   echo "$started" >"$RUN/$name.pid"
   # Until the exec, the child's command line is still this script's, and component_pid
   # would take a component that is only starting for one that has exited (a test run
-  # failed that way, with nothing in the component's log).
+  # failed that way, with nothing in the component's log); so wait until it matches.
   local deadline=$((SECONDS + 30))
-  until [[ "$(tr '\0' '\n' <"/proc/$started/cmdline" 2>/dev/null)" == "$want" ]]; do
+  until component_pid "$name" >/dev/null; do
     # Gone already: wait_until reports it, with the log's last lines.
     proc_alive "$started" || break
     ((SECONDS < deadline)) || fail "$name" "its process did not start $1 within 30s"
