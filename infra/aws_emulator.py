@@ -132,6 +132,41 @@ def seed(endpoint: str, region: str, args: argparse.Namespace, entries: list) ->
     creating.certificate_authority = {}
 
     seed_trail(kw, args)
+    seed_backups(endpoint, kw, args)
+
+
+def seed_backups(endpoint: str, kw: dict, args: argparse.Namespace) -> None:
+    """The backup bucket and its KMS key, as the Terraform module makes them: versioned,
+    with Object Lock (governance mode) holding each version, and SSE-KMS by default.
+
+    moto draws key ids from a random generator that its API lets us seed: seeding it
+    right before creating the key gives the same key ARN after every restart (for one
+    moto version), so configuration copied from the env file does not go stale. The
+    key's ARN is written to --key-arn-file for up.sh to put in the env file.
+    """
+    import urllib.request
+
+    kms = boto3.client("kms", **kw)
+    s3 = boto3.client("s3", **kw)
+    urllib.request.urlopen(urllib.request.Request(
+        endpoint + "/moto-api/seed?a=20240101", method="POST"), timeout=10).read()
+    key = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
+                         Description="lifeboat local backups")["KeyMetadata"]
+    kms.create_alias(AliasName=args.kms_alias, TargetKeyId=key["KeyId"])
+    s3.create_bucket(Bucket=args.backup_bucket, ObjectLockEnabledForBucket=True)
+    s3.put_bucket_versioning(Bucket=args.backup_bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(Bucket=args.backup_bucket, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+    })
+    s3.put_bucket_encryption(Bucket=args.backup_bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {
+            "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key["Arn"]}, "BucketKeyEnabled": True}],
+    })
+    if args.key_arn_file:
+        with open(args.key_arn_file + ".tmp", "w") as f:
+            f.write(key["Arn"] + "\n")
+        os.replace(args.key_arn_file + ".tmp", args.key_arn_file)
 
 
 def seed_trail(kw: dict, args: argparse.Namespace) -> None:
@@ -452,6 +487,53 @@ def cache_moto_module_list() -> None:
     backends.list_of_moto_modules = lambda: modules
 
 
+def list_versions_without_copying_data() -> None:
+    """moto's ListObjectVersions deep-copies every version of every key of the bucket, its
+    data included, on every call, only to set a flag on the copies; the memory is not
+    given back, so the emulator grew by the bucket's size per call (a restore lists its
+    manifest's versions, and `latest` those of each run it looks at): 22 GB in one test
+    run. Here the listing gets views of the versions instead, which share their data."""
+    import copy
+    import io
+
+    import moto.s3.models as models
+
+    listing = threading.local()
+
+    def view(version):
+        if not isinstance(version, models.FakeKey):
+            return copy.copy(version)
+        version.etag  # computed, if it is not yet, from the data the view does not hold
+        seen = object.__new__(models.FakeKey)
+        seen.__dict__.update(version.__dict__)
+        # What disposing of the view closes is its own.
+        seen._value_buffer = io.BytesIO()
+        seen.multipart = None
+        seen.disposed = True
+        return seen
+
+    class CopyShim:
+        def __getattr__(self, name):
+            return getattr(copy, name)
+
+        def deepcopy(self, value, memo=None):
+            if getattr(listing, "on", False) and isinstance(value, list):
+                return [view(v) for v in value]
+            return copy.deepcopy(value, memo)
+
+    original = models.S3Backend.list_object_versions
+
+    def list_object_versions(self, *args, **kwargs):
+        listing.on = True
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            listing.on = False
+
+    models.copy = CopyShim()
+    models.S3Backend.list_object_versions = list_object_versions
+
+
 class RequestLog:
     """Logs each request as one line on stderr, in the form moto's own server writes
     (`127.0.0.1 - - [22/Nov/2026 09:52:58] "PUT /bucket/key HTTP/1.1" 200 -`): the
@@ -511,6 +593,8 @@ def main() -> None:
     p.add_argument("--backup-bucket", default="lifeboat-backups-123456789012-us-east-1",
                    help="the bucket whose object events the audit trail records")
     p.add_argument("--trail", default="lifeboat-audit", help="the audit trail's name")
+    p.add_argument("--kms-alias", default="alias/lifeboat-backups", help="alias of the backups' KMS key")
+    p.add_argument("--key-arn-file", help="where to write the KMS key's ARN once it exists")
     p.add_argument("--audit-log-bucket", default=f"lifeboat-audit-{DEFAULT_ACCOUNT_ID}",
                    help="where the audit trail delivers its logs")
     p.add_argument("--source-digest", help="ignored: lets up.sh see that this file changed")
@@ -530,6 +614,7 @@ def main() -> None:
     # moto builds some URLs (presigned S3 ones, say) from this, as its own server sets it.
     os.environ.setdefault("MOTO_PORT", str(args.port))
     cache_moto_module_list()
+    list_versions_without_copying_data()
     # Bound here, not in a thread, so a port in use fails the start instead of hanging it.
     # waitress keeps connections open between requests and serves them from a pool of
     # threads; moto's own server closes every connection and starts a thread for each.

@@ -8,6 +8,8 @@
 #   eks-backup   (port 19001) through EKS, with nothing but session credentials of the
 #                lifeboat-backup role, as the deployed backup function has
 #   eks-restore  (port 19002) the same with the lifeboat-restore role
+#   trace        (port 19003) as lambda, logging at RUST_LOG=trace, for the test that no
+#                log level prints what the functions send and receive
 # Invoke API: http://127.0.0.1:PORT/2015-03-31/functions/<backup|restore>/invocations
 # Everything the functions print goes to $STACK_DIR/logs/INSTANCE.log.
 set -euo pipefail
@@ -22,8 +24,9 @@ instance_port() {
     lambda) echo "$LAMBDA_PORT" ;;
     eks-backup) echo $((LAMBDA_PORT + 1)) ;;
     eks-restore) echo $((LAMBDA_PORT + 2)) ;;
+    trace) echo $((LAMBDA_PORT + 3)) ;;
     *)
-      echo "unknown instance $1 (lambda, eks-backup, eks-restore)" >&2
+      echo "unknown instance $1 (lambda, eks-backup, eks-restore, trace)" >&2
       return 1
       ;;
   esac
@@ -61,9 +64,9 @@ start() {
     umask 077
     # Credentials come per instance, below.
     sed -n 's/^export \(LIFEBOAT_[A-Z_]*\|AWS_[A-Z_]*\)=/\1=/p' "$STACK_DIR/env" | grep -Ev '^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)='
-    echo "RUST_LOG=info"
+    if [[ $name == trace ]]; then echo "RUST_LOG=trace"; else echo "RUST_LOG=info"; fi
     case $name in
-      lambda)
+      lambda | trace)
         echo "LIFEBOAT_CLUSTER_ACCESS=kubeconfig"
         echo "KUBECONFIG=$KUBECONFIG"
         echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
@@ -104,7 +107,7 @@ case ${1:-} in
   start) start "${2:-lambda}" ;;
   stop) stop_component "${2:-lambda}" ;;
   *)
-    echo "usage: $0 start|stop [lambda|eks-backup|eks-restore]" >&2
+    echo "usage: $0 start|stop [lambda|eks-backup|eks-restore|trace]" >&2
     exit 2
     ;;
 esac

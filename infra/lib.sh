@@ -20,7 +20,7 @@ LAMBDA_PORT=19000
 CLUSTER_NAME=lifeboat-local
 
 # Dependants first, so nothing spends its last seconds retrying a vanished backend.
-COMPONENTS=(lambda eks-backup eks-restore kube-controller-manager kube-apiserver etcd moto)
+COMPONENTS=(lambda eks-backup eks-restore trace kube-controller-manager kube-apiserver etcd moto)
 
 # A zombie still has a /proc entry but is gone for our purposes; whether it gets reaped
 # depends on what runs as pid 1, which differs between machines and containers.

@@ -14,7 +14,7 @@ cd "$ROOT"
 stack_was_up=0
 component_pid kube-apiserver >/dev/null && stack_was_up=1
 cleanup() {
-  for instance in lambda eks-backup eks-restore; do bash "$HERE/lambda.sh" stop "$instance" >/dev/null || true; done
+  for instance in lambda eks-backup eks-restore trace; do bash "$HERE/lambda.sh" stop "$instance" >/dev/null || true; done
   if ((!stack_was_up)); then bash "$HERE/down.sh" >/dev/null || true; fi
 }
 trap cleanup EXIT
@@ -64,6 +64,23 @@ if ! command -v shellcheck >/dev/null; then
 fi
 shellcheck -x infra/*.sh .ci/run
 
+echo "== dependencies"
+# cargo-deny, built once into the cache (about two minutes on two cores).
+DENY_VERSION=0.20.2
+DENY="$CACHE_DIR/cargo-deny/bin/cargo-deny"
+if [[ "$("$DENY" --version 2>/dev/null)" != "cargo-deny $DENY_VERSION" ]]; then
+  cargo install "cargo-deny@$DENY_VERSION" --locked --quiet --root "$CACHE_DIR/cargo-deny"
+fi
+"$DENY" --offline check bans licenses sources
+# The advisory check needs the RustSec database, which is fetched from its git
+# repository; where that cannot be reached, say so rather than pass silently.
+if timeout 120 "$DENY" fetch db >/dev/null 2>&1; then
+  "$DENY" --offline check advisories
+else
+  echo "WARNING: advisories NOT checked: the RustSec advisory database could not be fetched from this machine;" \
+    "run 'cargo deny check advisories' where it can be" >&2
+fi
+
 echo "== build"
 # A full disk shows up as a linker killed by SIGBUS, far from its cause; said here first.
 # A cold run writes about 5 GB under the target folder (the debug build, a second build
@@ -78,9 +95,10 @@ fi
 cargo build --workspace --all-targets --quiet
 
 echo "== Lambda emulators"
-for instance in lambda eks-backup eks-restore; do bash "$HERE/lambda.sh" start "$instance"; done
+for instance in lambda eks-backup eks-restore trace; do bash "$HERE/lambda.sh" start "$instance"; done
 export LIFEBOAT_LAMBDA_URL="http://127.0.0.1:$LAMBDA_PORT" LIFEBOAT_LAMBDA_LOG="$LOGS/lambda.log"
 export LIFEBOAT_EKS_BACKUP_URL="http://127.0.0.1:$((LAMBDA_PORT + 1))" LIFEBOAT_EKS_RESTORE_URL="http://127.0.0.1:$((LAMBDA_PORT + 2))"
+export LIFEBOAT_TRACE_URL="http://127.0.0.1:$((LAMBDA_PORT + 3))" LIFEBOAT_TRACE_LOG="$LOGS/trace.log"
 
 echo "== tests"
 # The benchmark's smoke test runs the aws CLI, as the script it compares against does.

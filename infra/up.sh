@@ -339,46 +339,6 @@ emulator_ready() {
     [[ "$(curl -sf --max-time 2 --cacert "$PKI/ca.crt" "$WEBHOOK_URL/healthz")" == ok ]]
 }
 
-# moto keeps everything in memory, so after each start the key and the bucket are gone;
-# creating them is safe to repeat. Prints the key's ARN.
-# moto draws key ids from a random generator that its API lets us seed: seeding it
-# right before creating the key gives the same key ARN after every restart (for one
-# moto version), so configuration copied from the env file does not go stale.
-seed_moto() {
-  "$PY" - "$MOTO_URL" "$KMS_ALIAS" "$BUCKET" <<'EOF'
-import sys
-import urllib.request
-
-import boto3
-from botocore.exceptions import ClientError
-
-url, alias, bucket = sys.argv[1:4]
-kw = dict(endpoint_url=url, region_name="us-east-1",
-          aws_access_key_id="testing", aws_secret_access_key="testing")
-kms = boto3.client("kms", **kw)
-s3 = boto3.client("s3", **kw)
-
-target = None
-for page in kms.get_paginator("list_aliases").paginate():
-    for a in page["Aliases"]:
-        if a["AliasName"] == alias and a.get("TargetKeyId"):
-            target = a["TargetKeyId"]
-if target is None:
-    urllib.request.urlopen(urllib.request.Request(
-        url + "/moto-api/seed?a=20240101", method="POST"), timeout=10).read()
-    key = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
-                         Description="lifeboat local backups")["KeyMetadata"]
-    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
-    target = key["KeyId"]
-print(kms.describe_key(KeyId=target)["KeyMetadata"]["Arn"])
-
-try:
-    s3.head_bucket(Bucket=bucket)
-except ClientError:
-    s3.create_bucket(Bucket=bucket)
-EOF
-}
-
 write_env() {
   local key_arn=$1
   {
@@ -401,6 +361,10 @@ write_env() {
     printf 'export LIFEBOAT_RESTORE_ROLE_ARN=%q\n' "$RESTORE_ROLE_ARN"
     printf 'export LIFEBOAT_TRAIL_ARN=%q\n' "$TRAIL_ARN"
     echo "export LIFEBOAT_AUDIT_REQUIRED=true"
+    # The local stack serves any infrastructure and cluster name; a deployment lists its
+    # own (see the Terraform module). Buckets and regions default to the function's own.
+    echo "export LIFEBOAT_ALLOWED_INFRASTRUCTURES='*'"
+    echo "export LIFEBOAT_ALLOWED_CLUSTERS='*'"
     if ((USE_VENV)); then
       # cargo-lambda and moto live in the virtualenv on machines whose python3 is Debian's.
       # shellcheck disable=SC2016 # $PATH is meant to expand when the file is sourced.
@@ -454,6 +418,8 @@ MOTO_CMD=("$PY" "$HERE/aws_emulator.py"
   --access-entries "$HERE/access-entries.json"
   --sts-regions us-east-1
   --backup-bucket "$BUCKET"
+  --kms-alias "$KMS_ALIAS"
+  --key-arn-file "$RUN/kms-key-arn"
   --trail "$TRAIL_NAME"
   --max-token-age "${LIFEBOAT_WEBHOOK_MAX_TOKEN_AGE_SECONDS:-900}")
 
@@ -519,11 +485,16 @@ wait_until kube-apiserver 120 "ready" apiserver_ready
 
 ensure_running kube-controller-manager "$CONTROLLER_MANAGER_PORT" "${CONTROLLER_MANAGER_CMD[@]}"
 
-KEY_ARN=$(seed_moto) || fail moto "could not create the KMS key and the bucket in moto"
-log "moto: bucket $BUCKET and key $KEY_ARN ($KMS_ALIAS)"
+# The emulator made the key and the bucket before it answered as ready.
+KEY_ARN=$(<"$RUN/kms-key-arn") || fail moto "the emulator wrote no KMS key ARN to $RUN/kms-key-arn"
+log "moto: bucket $BUCKET (versioned, Object Lock) and key $KEY_ARN ($KMS_ALIAS)"
 
-# The webhook names users and groups; what they may do is plain RBAC, as in EKS.
+# The webhook names users and groups; what they may do is plain RBAC, as in EKS. Roles
+# of lifeboat's that rbac.yaml no longer holds (they carry no infrastructure label) go,
+# so a stack kept across versions grants no more than the file says.
 kube apply -f "$HERE/rbac.yaml" >/dev/null || fail kube-apiserver "could not apply rbac.yaml"
+kube delete clusterrolebinding,clusterrole -l 'app.kubernetes.io/part-of=lifeboat,!lifeboat.io/infrastructure' \
+  --ignore-not-found >/dev/null || fail kube-apiserver "could not remove lifeboat's earlier RBAC"
 log "kube-apiserver: RBAC for the lifeboat:backup and lifeboat:restore groups applied"
 
 wait_until kube-controller-manager 60 "healthy" controller_manager_healthy

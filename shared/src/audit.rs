@@ -83,7 +83,8 @@ impl AuditStatus {
 )]
 pub struct Unaudited(pub AuditStatus);
 
-/// The audit settings of a function, from its environment.
+/// The audit settings of a function (`LIFEBOAT_TRAIL_ARN`, `LIFEBOAT_AUDIT_REQUIRED`; see
+/// [`crate::config`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditConfig {
     /// The trail that should record the function; `None` when none is configured.
@@ -92,39 +93,9 @@ pub struct AuditConfig {
     pub required: bool,
 }
 
-impl AuditConfig {
-    /// `LIFEBOAT_TRAIL_ARN` and `LIFEBOAT_AUDIT_REQUIRED` from the environment. A value
-    /// that cannot be meant is a startup error: guessing would either refuse every restore
-    /// or drop a safeguard the operator asked for.
-    pub fn from_env() -> Result<Self, String> {
-        let trail = std::env::var(TRAIL_ARN_VAR).ok();
-        let required = std::env::var(REQUIRED_VAR).ok();
-        Self::parse(trail.as_deref(), required.as_deref())
-    }
-
-    /// The settings from the two variables' values.
-    pub fn parse(trail_arn: Option<&str>, required: Option<&str>) -> Result<Self, String> {
-        let required = match required.map(str::trim) {
-            None | Some("") | Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(format!(
-                    "{REQUIRED_VAR} must be \"true\" or \"false\" (default \"true\"); got {other:?}"
-                ));
-            }
-        };
-        let trail_arn = match trail_arn.map(str::trim).filter(|t| !t.is_empty()) {
-            None => None,
-            Some(arn) if TrailArn::parse(arn).is_some() => Some(arn.to_string()),
-            Some(other) => {
-                return Err(format!(
-                    "{TRAIL_ARN_VAR} must be a trail ARN such as arn:aws:cloudtrail:us-east-1:123456789012:trail/lifeboat-audit, \
-                     or empty for none; got {other:?}"
-                ));
-            }
-        };
-        Ok(Self { trail_arn, required })
-    }
+/// Whether `arn` is a trail ARN, `arn:<partition>:cloudtrail:<region>:<account>:trail/<name>`.
+pub(crate) fn is_trail_arn(arn: &str) -> bool {
+    TrailArn::parse(arn).is_some()
 }
 
 /// The parts of a trail ARN the check needs.
@@ -765,29 +736,15 @@ mod tests {
     }
 
     #[test]
-    fn the_settings_default_to_required_and_refuse_what_cannot_be_meant() {
-        assert_eq!(
-            AuditConfig::parse(None, None).unwrap(),
-            AuditConfig {
-                trail_arn: None,
-                required: true
-            }
-        );
-        let config = AuditConfig::parse(Some(TRAIL), Some("false")).unwrap();
-        assert_eq!((config.trail_arn.as_deref(), config.required), (Some(TRAIL), false));
-        assert_eq!(AuditConfig::parse(Some(""), Some("true")).unwrap().trail_arn, None);
-        for bad in ["yes", "1", "TRUE", "flase"] {
-            let err = AuditConfig::parse(Some(TRAIL), Some(bad)).unwrap_err();
-            assert!(err.contains(REQUIRED_VAR) && err.contains(bad), "{err}");
-        }
+    fn trail_arns_are_recognised_by_shape() {
+        assert!(is_trail_arn(TRAIL));
         for bad in [
             "lifeboat-audit",
             "arn:aws:s3:::bucket",
             "arn:aws:cloudtrail:us-east-1:123:trail/x",
             "arn:aws:cloudtrail:us-east-1:123456789012:trail/",
         ] {
-            let err = AuditConfig::parse(Some(bad), None).unwrap_err();
-            assert!(err.contains(TRAIL_ARN_VAR), "{err}");
+            assert!(!is_trail_arn(bad), "{bad}");
         }
     }
 

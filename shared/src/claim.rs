@@ -19,9 +19,7 @@
 //! invocation that waited out another never redoes a run that meanwhile completed.
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
-use aws_sdk_s3::operation::put_object::PutObjectError;
+use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -44,6 +42,14 @@ struct ClaimRecord {
     expires_at: DateTime<Utc>,
     /// Whether the holder is done with the folder.
     released: bool,
+    /// Which attempt at the run this is, from 1: a retry's files go beside the earlier
+    /// attempts' (see [`crate::layout`]), as backups are never written over.
+    #[serde(default = "first_attempt")]
+    attempt: u32,
+}
+
+fn first_attempt() -> u32 {
+    1
 }
 
 /// The outcome of trying to claim a run.
@@ -83,13 +89,6 @@ fn failed(operation: &'static str, bucket: &str, key: &str, err: impl std::error
     }
 }
 
-/// Whether a conditional write lost: S3 answers 412 (or 409 for a concurrent
-/// conditional write in progress).
-fn lost(err: &SdkError<PutObjectError, HttpResponse>) -> bool {
-    err.raw_response()
-        .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412))
-}
-
 /// Tries to claim the run in `layout` until `deadline` (or [`LONGEST_RUN`] from `now`).
 pub async fn claim(
     s3: &Client,
@@ -106,6 +105,7 @@ pub async fn claim(
         taken_at: now,
         expires_at: deadline.unwrap_or(now + LONGEST_RUN),
         released: false,
+        attempt: 1,
     };
     let mut claim = Claim {
         s3: s3.clone(),
@@ -136,14 +136,16 @@ pub async fn claim(
         .await
         .map_err(|e| failed("GetObject", bucket, &claim.key, e))?
         .into_bytes();
-    // An unreadable claim protects nothing; it is taken over like a lapsed one.
-    if let Ok(current) = serde_json::from_slice::<ClaimRecord>(&bytes)
-        && !current.released
-        && current.expires_at > now
-    {
-        return Ok(Claimed::Busy {
-            until: current.expires_at,
-        });
+    // An unreadable claim protects nothing; it is taken over like a lapsed one, with an
+    // attempt number no earlier attempt can have had.
+    match serde_json::from_slice::<ClaimRecord>(&bytes) {
+        Ok(current) if !current.released && current.expires_at > now => {
+            return Ok(Claimed::Busy {
+                until: current.expires_at,
+            });
+        }
+        Ok(current) => claim.record.attempt = current.attempt.saturating_add(1),
+        Err(_) => claim.record.attempt = u32::try_from(now.timestamp()).unwrap_or(u32::MAX),
     }
     match claim.put(Condition::Matches(etag)).await {
         Ok(()) => Ok(Claimed::Held(claim)),
@@ -165,6 +167,11 @@ enum Lost {
 }
 
 impl Claim {
+    /// Which attempt at the run this is, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.record.attempt
+    }
+
     async fn put(&mut self, condition: Condition) -> Result<(), Lost> {
         let mut request = self
             .s3
@@ -188,7 +195,7 @@ impl Claim {
                 self.etag = out.e_tag().map(str::to_string);
                 Ok(())
             }
-            Err(e) if lost(&e) => Err(Lost::Condition),
+            Err(e) if crate::store::lost_condition(&e) => Err(Lost::Condition),
             Err(e) => Err(Lost::Failed(failed("PutObject", &self.bucket, &self.key, e))),
         }
     }

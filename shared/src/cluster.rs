@@ -12,6 +12,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use tower::buffer::BufferLayer;
 
+use crate::config::AccessMode;
 use crate::eks::{BearerLayer, ClusterRole, EksAccess, EksError};
 
 /// Requests queued for the client's connection pool; more than a run ever has in flight
@@ -102,25 +103,18 @@ pub enum ClusterAccess {
 }
 
 impl ClusterAccess {
-    /// The access the function's environment configures: EKS unless
-    /// `LIFEBOAT_CLUSTER_ACCESS=kubeconfig`; `LIFEBOAT_TOKEN_REFRESH_SECONDS` sets how old
-    /// an EKS token may grow before a new one is signed.
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, String> {
-        match std::env::var("LIFEBOAT_CLUSTER_ACCESS").unwrap_or_default().as_str() {
-            "" | "eks" => {
+    /// The access the configuration names: EKS with the function's role (and its token
+    /// refresh interval), or the kubeconfig in `KUBECONFIG`.
+    pub fn from_config(mode: AccessMode, sdk: &aws_config::SdkConfig) -> Self {
+        match mode {
+            AccessMode::Eks { refresh_after } => {
                 let mut eks = EksAccess::new(sdk.clone());
-                if let Ok(seconds) = std::env::var("LIFEBOAT_TOKEN_REFRESH_SECONDS") {
-                    let seconds: u64 = seconds.parse().ok().filter(|s| (1..=840).contains(s)).ok_or_else(|| {
-                        format!("LIFEBOAT_TOKEN_REFRESH_SECONDS must be whole seconds from 1 to 840 (tokens live 900); got {seconds:?}")
-                    })?;
-                    eks.refresh_after = std::time::Duration::from_secs(seconds);
+                if let Some(after) = refresh_after {
+                    eks.refresh_after = after;
                 }
-                Ok(ClusterAccess::Eks(Box::new(eks)))
+                ClusterAccess::Eks(Box::new(eks))
             }
-            "kubeconfig" => Ok(ClusterAccess::Kubeconfig { path: None }),
-            other => Err(format!(
-                "LIFEBOAT_CLUSTER_ACCESS must be \"eks\" or \"kubeconfig\"; got {other:?}"
-            )),
+            AccessMode::Kubeconfig => ClusterAccess::Kubeconfig { path: None },
         }
     }
 

@@ -8,6 +8,11 @@
 //! ```
 //! `<resource>` is the plural, qualified by the group outside the core group
 //! (`secrets`, `deployments.apps`), so two kinds of the same name never collide.
+//!
+//! Backups are never written over, so a retry of a run whose first attempt died before
+//! its manifest cannot reuse that attempt's keys: its files go into `k8s/attempt-<n>/`
+//! beside them, laid out the same way. The manifest, written once, lists the files that
+//! make the backup, wherever they are.
 
 use chrono::{DateTime, Utc};
 
@@ -18,6 +23,7 @@ use crate::kinds::ResolvedKind;
 pub struct RunLayout {
     run_path: String,
     prefix: String,
+    attempt: u32,
 }
 
 impl RunLayout {
@@ -31,6 +37,22 @@ impl RunLayout {
         Self {
             run_path: run_path.to_string(),
             prefix: format!("{run_path}/infra/{infrastructure}/k8s/"),
+            attempt: 1,
+        }
+    }
+
+    /// The same run, for the files of attempt `attempt` (the first is 1).
+    pub fn with_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt.max(1);
+        self
+    }
+
+    /// Where this attempt's files go: the run's folder for the first attempt, and
+    /// `attempt-<n>/` in it for a retry.
+    fn files_prefix(&self) -> String {
+        match self.attempt {
+            1 => self.prefix.clone(),
+            n => format!("{}attempt-{n}/", self.prefix),
         }
     }
 
@@ -58,10 +80,25 @@ impl RunLayout {
     /// Every object of a resolved kind in one tenant (or, for `None`, of a cluster-scoped
     /// kind), as one `List`: one write per tenant and kind however many objects it holds.
     pub fn kind_key(&self, kind: &ResolvedKind, namespace: Option<&str>) -> String {
-        match namespace {
-            Some(ns) => format!("{}namespaces/{ns}/{}.json", self.prefix, kind.resource_dir()),
-            None => format!("{}cluster/{}.json", self.prefix, kind.resource_dir()),
+        format!("{}{}", self.files_prefix(), file_key(kind, namespace))
+    }
+
+    /// Whether `key`, relative to [`Self::prefix`], is where some attempt of a run
+    /// stores the objects of `kind` in `namespace` (or of a cluster-scoped kind).
+    pub fn is_file_key(key: &str, kind: &ResolvedKind, namespace: Option<&str>) -> bool {
+        let expected = file_key(kind, namespace);
+        match key.strip_prefix("attempt-").and_then(|rest| rest.split_once('/')) {
+            Some((n, rest)) => n.parse::<u32>().is_ok_and(|n| n > 1) && !n.starts_with('0') && rest == expected,
+            None => key == expected,
         }
+    }
+}
+
+/// A file's key relative to an attempt's folder.
+fn file_key(kind: &ResolvedKind, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("namespaces/{ns}/{}.json", kind.resource_dir()),
+        None => format!("cluster/{}.json", kind.resource_dir()),
     }
 }
 
@@ -107,6 +144,34 @@ mod tests {
             l.kind_key(&role, None),
             "2026/11/22/130000/infra/prod/k8s/cluster/clusterroles.rbac.authorization.k8s.io.json"
         );
+    }
+
+    #[test]
+    fn a_retry_writes_its_files_beside_the_first_attempts_and_they_are_recognised_as_the_runs() {
+        let secret = ResolvedKind::new("", "v1", "Secret", "secrets", true);
+        let l = RunLayout::for_run_path("2026/11/22/130000", "prod").with_attempt(3);
+        assert_eq!(
+            l.kind_key(&secret, Some("billing")),
+            "2026/11/22/130000/infra/prod/k8s/attempt-3/namespaces/billing/secrets.json"
+        );
+        assert_eq!(l.manifest_key(), "2026/11/22/130000/infra/prod/k8s/manifest.json");
+        for ok in [
+            "namespaces/billing/secrets.json",
+            "attempt-3/namespaces/billing/secrets.json",
+        ] {
+            assert!(RunLayout::is_file_key(ok, &secret, Some("billing")), "{ok}");
+        }
+        for bad in [
+            "namespaces/payroll/secrets.json",
+            "cluster/secrets.json",
+            "attempt-1/namespaces/billing/secrets.json",
+            "attempt-03/namespaces/billing/secrets.json",
+            "attempt-x/namespaces/billing/secrets.json",
+            "../namespaces/billing/secrets.json",
+            "namespaces/billing/secrets.json/../../x",
+        ] {
+            assert!(!RunLayout::is_file_key(bad, &secret, Some("billing")), "{bad}");
+        }
     }
 
     #[test]

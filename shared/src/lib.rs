@@ -3,33 +3,45 @@
 //! The Lambda binaries in `functions/` only parse an event, call into this crate and
 //! return its report. Everything else lives here, one concept per module:
 //!
+//! - [`config`]: every `LIFEBOAT_*` variable, read once per instance into a typed value.
+//! - [`allowed`]: the infrastructures, clusters, regions, buckets and roles a deployment serves.
 //! - [`settings`]: the infrastructure backup setting (`ResourceBackupConfig`) and its rules.
 //! - [`event`]: the backup and restore events, validated before anything touches a cluster or S3.
 //! - [`cluster`]: the seam through which a function reaches a cluster.
 //! - [`retry`]: which Kubernetes API requests are sent again, and how soon.
 //! - [`eks`]: EKS authentication: DescribeCluster and the presigned STS token, refreshed as it ages.
 //! - [`kinds`]: resolving kind names to API resources through discovery.
+//! - [`names`]: Kubernetes name rules, and URL paths built only from checked, encoded names.
 //! - [`object`]: what a stored object is: server-set fields stripped, cluster-generated objects recognised.
 //! - [`layout`]: where a run's objects and manifest live in the bucket.
-//! - [`manifest`]: the commit marker of a backup, with a SHA-256 per stored file.
-//! - [`store`]: the S3 bucket: encrypted writes, verified reads, finding backups.
-//! - [`backup`]: one backup run, streamed page by page.
+//! - [`list_file`]: the stored file format, a `v1` `List` per tenant and kind.
+//! - [`manifest`]: the commit marker of a backup, with a SHA-256 and S3 version per stored
+//!   file, read only when its key holds one version.
+//! - [`store`] and [`upload`]: the S3 bucket: create-only encrypted writes, reads of exact versions.
 //! - [`claim`]: one writer per scheduled run, however many invocations start it.
-//! - [`restore`]: replaying a backup into a cluster.
+//! - [`backup`]: one backup run, streamed page by page.
+//! - [`restore`]: replaying a backup into a cluster, trusting nothing the bucket says
+//!   beyond what its checksums prove.
 //! - [`report`]: the JSON reports both functions return.
 //! - [`audit`]: whether the CloudTrail trail records a run; the status each report carries.
 //! - [`aws`] and [`telemetry`]: the AWS configuration and the JSON logs, set up once per instance.
+//! - [`function`]: the runtime loop both Lambda functions share around their handler.
 
+pub mod allowed;
 pub mod audit;
 pub mod aws;
 pub mod backup;
 pub mod claim;
 pub mod cluster;
+pub mod config;
 pub mod eks;
 pub mod event;
+pub mod function;
 pub mod kinds;
 pub mod layout;
+pub(crate) mod list_file;
 pub mod manifest;
+pub mod names;
 pub mod object;
 pub mod report;
 pub mod restore;
@@ -37,14 +49,20 @@ pub mod retry;
 pub mod settings;
 pub mod store;
 pub mod telemetry;
+pub mod upload;
 
 /// Everything that can stop a lifeboat run as a whole. Failures of single objects,
 /// kinds or tenants are not errors of the run: they are recorded in its report.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The event or its setting breaks a rule; nothing was read or written.
+    /// A field of the event breaks its rule; nothing was read or written.
     #[error("invalid event: {0}")]
-    InvalidEvent(String),
+    InvalidEvent(#[from] event::InvalidField),
+
+    /// The event names an infrastructure, cluster, region, bucket or role this
+    /// deployment does not serve; nothing was read or written.
+    #[error(transparent)]
+    NotAllowed(#[from] allowed::NotAllowed),
 
     /// The backup setting breaks a rule; nothing was read or written.
     #[error(transparent)]
@@ -61,6 +79,11 @@ pub enum Error {
     /// The bucket could not be read or written.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+
+    /// The backup's manifest was written over, or is not one this restore can use;
+    /// restore refused before writing anything.
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
 
     /// Auditing is required and the trail does not record this restore, or could not be
     /// checked; restore refused before reading the backup or writing to the cluster.
@@ -92,7 +115,7 @@ impl Error {
         use cluster::ClusterError;
         use eks::EksError;
         match self {
-            Error::Store(_) => true,
+            Error::Store(_) | Error::Manifest(manifest::ManifestError::Store(_)) => true,
             Error::Cluster(ClusterError::Unreachable { .. } | ClusterError::Request { .. }) => true,
             // A cluster still being created becomes ACTIVE; other describe failures are
             // throttling and outages more often than not.
@@ -109,6 +132,9 @@ impl Error {
     pub fn error_type(&self) -> &'static str {
         match self {
             Error::InvalidEvent(_) => "InvalidEvent",
+            Error::NotAllowed(_) => "NotAllowed",
+            Error::Manifest(manifest::ManifestError::Store(_)) => "StoreUnavailable",
+            Error::Manifest(_) => "ManifestRefused",
             Error::InvalidSettings(_) => "InvalidSettings",
             Error::Kinds(_) => "UnknownKind",
             Error::BackupNotFound { .. } => "BackupNotFound",

@@ -1,16 +1,23 @@
 //! The manifest: the record of one backup run and its commit marker.
 //!
 //! It is written last, after every file it lists is stored, so a run that died
-//! halfway has no manifest and is never chosen for restore. It carries a SHA-256 of
-//! every stored file, so restore can prove each file is the one that was backed up, and
-//! the names of the objects in each file, so restore can filter and report by name
-//! before reading a file.
+//! halfway has no manifest and is never chosen for restore. It carries a SHA-256 and
+//! the S3 version of every stored file, so restore reads exactly the file that was
+//! backed up and can prove it, and the names of the objects in each file, so restore
+//! can filter and report by name before reading a file.
+//!
+//! A manifest is written once, create-only. A manifest key holding more than one
+//! version (or a delete marker) was written over or deleted after its run committed,
+//! and is refused: what it says can no longer be trusted.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+use tracing::warn;
 
 use crate::kinds::ResolvedKind;
+use crate::layout::RunLayout;
 use crate::settings::ResourceBackupConfig;
+use crate::store::{Store, StoreError};
 
 /// The manifest format this code writes and reads. Format 1 stored one file per object;
 /// format 2 stores one `List` per tenant and kind.
@@ -58,6 +65,10 @@ pub struct ManifestFile {
     pub sha256: String,
     /// Stored size in bytes.
     pub size: u64,
+    /// The S3 version the backup wrote, which restore reads; absent in a bucket without
+    /// versioning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
     /// The names of its objects, in the order they are stored.
     pub objects: Vec<String>,
 }
@@ -101,16 +112,131 @@ impl Manifest {
     pub fn object_count(&self) -> usize {
         self.files.iter().map(|f| f.objects.len()).sum()
     }
+}
 
-    /// The resolved kind of a file's objects, from the kinds this run recorded.
-    pub fn kind_of(&self, entry: &ManifestFile) -> Option<ResolvedKind> {
-        let namespace = ResolvedKind::namespace();
-        if entry.kind == namespace.kind && entry.api_version == namespace.api_version() {
-            return Some(namespace);
-        }
-        self.kinds
-            .iter()
-            .find(|k| k.kind == entry.kind && k.api_version() == entry.api_version)
-            .cloned()
+/// Why a committed manifest cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The manifest key holds more than one version or a delete marker.
+    #[error(
+        "the manifest s3://{bucket}/{key} holds {versions} versions and {delete_markers} delete markers, where a \
+         backup writes exactly one: it was written over or deleted after the run committed, so restore refuses \
+         it. Look up who wrote it in CloudTrail, and restore another run by its path"
+    )]
+    Rewritten {
+        /// The bucket.
+        bucket: String,
+        /// The manifest's key.
+        key: String,
+        /// Its versions.
+        versions: usize,
+        /// Its delete markers.
+        delete_markers: usize,
+    },
+    /// The manifest is not one this restore can read.
+    #[error("the manifest s3://{bucket}/{key} cannot be used: {reason}")]
+    Unusable {
+        /// The bucket.
+        bucket: String,
+        /// The manifest's key.
+        key: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+    /// The bucket could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How far past the reader's clock a run may be dated and still be a backup rather
+/// than a forgery meant to stand as `latest`; the backup event allows as much.
+const FUTURE_SLACK: TimeDelta = TimeDelta::minutes(5);
+
+/// The committed manifest of a run, read at its only version; `None` when the run has
+/// none. `infrastructure` is whose backup it must say it is.
+pub async fn read_committed(
+    store: &Store,
+    layout: &RunLayout,
+    infrastructure: &str,
+) -> Result<Option<Manifest>, ManifestError> {
+    let key = layout.manifest_key();
+    let versions = store.versions(&key).await?;
+    let (version, total) = match (versions.objects.as_slice(), versions.delete_markers) {
+        ([], 0) => return Ok(None),
+        ([only], 0) => (only.clone(), 1),
+        (all, markers) => (None, all.len() + markers),
+    };
+    if total != 1 {
+        return Err(ManifestError::Rewritten {
+            bucket: store.bucket().into(),
+            key,
+            versions: versions.objects.len(),
+            delete_markers: versions.delete_markers,
+        });
     }
+    let unusable = |reason: String| ManifestError::Unusable {
+        bucket: store.bucket().into(),
+        key: key.clone(),
+        reason,
+    };
+    let bytes = store.get(&key, version.as_deref()).await?;
+    let manifest: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| unusable(format!("it is not a lifeboat manifest ({e})")))?;
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(unusable(format!(
+            "it has format {}, and this restore reads format {FORMAT_VERSION} only; restore it with the lifeboat \
+             release that wrote it",
+            manifest.format_version
+        )));
+    }
+    // A manifest copied in from another run or infrastructure would pass for this one.
+    if manifest.run_path != layout.run_path() || manifest.infrastructure != infrastructure {
+        return Err(unusable(format!(
+            "it says it is the run {} of infrastructure '{}', not the one at its key",
+            manifest.run_path, manifest.infrastructure
+        )));
+    }
+    Ok(Some(manifest))
+}
+
+/// The newest run of `infrastructure` whose manifest says it completed, and that
+/// manifest. Walks the date folders newest first, so finding it costs a few listings,
+/// not a listing of the bucket. A run that ended `PartiallyFailed` (a tenant refused, S3
+/// down for some files, the deadline reached) is committed and restorable by its run
+/// path, but is never `latest`: an operator restoring `latest` after a failed run gets
+/// the last backup that holds everything. A run dated ahead of `now` is passed over, as
+/// no scheduled run can be, and a manifest that was written over stops the search
+/// rather than be skipped for an older one.
+pub async fn latest_completed(
+    store: &Store,
+    infrastructure: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(RunLayout, Manifest)>, ManifestError> {
+    let descending = |mut v: Vec<String>, width: usize| {
+        v.retain(|s| s.len() == width && s.bytes().all(|b| b.is_ascii_digit()));
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v
+    };
+    let newest_allowed = (now + FUTURE_SLACK).format("%Y/%m/%d/%H%M%S").to_string();
+    for year in descending(store.list_folders("").await?, 4) {
+        for month in descending(store.list_folders(&format!("{year}/")).await?, 2) {
+            for day in descending(store.list_folders(&format!("{year}/{month}/")).await?, 2) {
+                for time in descending(store.list_folders(&format!("{year}/{month}/{day}/")).await?, 6) {
+                    let run_path = format!("{year}/{month}/{day}/{time}");
+                    if run_path > newest_allowed {
+                        warn!(run = run_path, "a run dated in the future is not taken for latest");
+                        continue;
+                    }
+                    let layout = RunLayout::for_run_path(&run_path, infrastructure);
+                    match read_committed(store, &layout, infrastructure).await? {
+                        Some(manifest) if manifest.status == RunStatus::Completed => {
+                            return Ok(Some((layout, manifest)));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok(None)
 }

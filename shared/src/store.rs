@@ -1,16 +1,21 @@
-//! The backup bucket: encrypted writes, reads, and finding the runs that are complete.
+//! The backup bucket: create-only encrypted writes, and reads of exact versions.
 //!
-//! Every object is written with SSE-KMS and with its SHA-256 sent along, so S3 itself
-//! refuses an upload that was damaged on the way.
+//! Every object a backup writes is sent with `If-None-Match: *`, so S3 refuses to put it
+//! over anything already at its key: a backup, once written, is not rewritten by a
+//! later run, a retry or a bug (the bucket policy refuses the backup role any write
+//! without that header, so this holds even for a modified function). Each write is
+//! SSE-KMS with its SHA-256 sent along, which S3 checks, and returns the version S3
+//! gave it, which the manifest records so a restore reads exactly that version.
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ServerSideEncryption};
 use aws_smithy_types::base64;
 use sha2::{Digest, Sha256};
 
-use crate::layout::{RunLayout, is_run_path};
+pub use crate::upload::{PART_SIZE, Upload};
 
 /// Why the bucket could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -38,11 +43,29 @@ pub enum StoreError {
         /// The key.
         key: String,
     },
+    /// A create-only write found its key taken: backups are never written over.
+    #[error(
+        "s3://{bucket}/{key} already exists and backups are never written over; another writer used this run's \
+         folder (see the run's claim under claims/)"
+    )]
+    Exists {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
 }
 
-/// The size at which a file being written goes to S3 as a part of a multipart upload,
-/// so one huge tenant and kind never has to fit in memory. S3's smallest part is 5 MiB.
-pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// An object as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Lowercase hex SHA-256 of its bytes.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The version S3 gave it; `None` in a bucket without versioning.
+    pub version_id: Option<String>,
+}
 
 /// Lowercase hex SHA-256, as the manifest records it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -59,12 +82,34 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> Client {
     Client::from_conf(s3)
 }
 
+/// A version S3 reports, as the SDK gives it: `null` stands for none (a bucket that
+/// never had versioning), which a read must not send.
+pub(crate) fn real_version(id: Option<&str>) -> Option<String> {
+    id.filter(|v| !v.is_empty() && *v != "null").map(str::to_string)
+}
+
+/// Whether a conditional write lost: S3 answers 412 (or 409 for a concurrent
+/// conditional write to the same key in progress).
+pub(crate) fn lost_condition<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    err.raw_response()
+        .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412))
+}
+
+/// The versions one key holds, delete markers included.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Versions {
+    /// Version ids of the object's versions, newest first (`None` where S3 keeps none).
+    pub objects: Vec<Option<String>>,
+    /// How many delete markers the key holds.
+    pub delete_markers: usize,
+}
+
 /// One bucket, with the KMS key its objects are encrypted with.
 #[derive(Clone, Debug)]
 pub struct Store {
-    client: Client,
+    pub(crate) client: Client,
     bucket: String,
-    kms_key_id: Option<String>,
+    pub(crate) kms_key_id: Option<String>,
 }
 
 impl Store {
@@ -82,7 +127,7 @@ impl Store {
         &self.bucket
     }
 
-    fn failed(&self, operation: &'static str, key: &str, err: impl std::error::Error) -> StoreError {
+    pub(crate) fn failed(&self, operation: &'static str, key: &str, err: impl std::error::Error) -> StoreError {
         StoreError::Request {
             operation,
             bucket: self.bucket.clone(),
@@ -91,14 +136,24 @@ impl Store {
         }
     }
 
-    /// Writes an object encrypted with SSE-KMS; returns its SHA-256.
-    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<String, StoreError> {
+    pub(crate) fn exists_error(&self, key: &str) -> StoreError {
+        StoreError::Exists {
+            bucket: self.bucket.clone(),
+            key: key.into(),
+        }
+    }
+
+    /// Writes a new object, encrypted with SSE-KMS; refused with [`StoreError::Exists`]
+    /// when anything is at its key already.
+    pub async fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<Stored, StoreError> {
         let digest = Sha256::digest(&bytes);
+        let size = bytes.len() as u64;
         let mut request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .if_none_match("*")
             .content_type("application/json")
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
@@ -107,49 +162,78 @@ impl Store {
         if let Some(kms) = &self.kms_key_id {
             request = request.ssekms_key_id(kms);
         }
-        request.send().await.map_err(|e| self.failed("PutObject", key, e))?;
-        Ok(hex::encode(digest))
+        match request.send().await {
+            Ok(out) => Ok(Stored {
+                sha256: hex::encode(digest),
+                size,
+                version_id: real_version(out.version_id()),
+            }),
+            Err(e) if lost_condition(&e) => Err(self.exists_error(key)),
+            Err(e) => Err(self.failed("PutObject", key, e)),
+        }
     }
 
     /// Starts writing `key` piece by piece; see [`Upload`].
     pub fn upload(&self, key: impl Into<String>) -> Upload<'_> {
-        Upload {
-            store: self,
-            key: key.into(),
-            buffer: Vec::new(),
-            hasher: Sha256::new(),
-            size: 0,
-            multipart: None,
-        }
+        Upload::new(self, key.into())
     }
 
-    /// Reads an object whole: one file of a tenant and kind, or a manifest.
-    pub async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+    /// Reads an object whole: the current version, or `version` when given.
+    pub async fn get(&self, key: &str, version: Option<&str>) -> Result<Vec<u8>, StoreError> {
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_string));
+        match request.send().await {
             Ok(out) => {
                 let body = out.body.collect().await.map_err(|e| self.failed("GetObject", key, e))?;
                 Ok(body.into_bytes().to_vec())
             }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Err(StoreError::NotFound {
-                bucket: self.bucket.clone(),
-                key: key.into(),
-            }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_key() || s.code() == Some("NoSuchVersion")) =>
+            {
+                Err(StoreError::NotFound {
+                    bucket: self.bucket.clone(),
+                    key: key.into(),
+                })
+            }
             Err(e) => Err(self.failed("GetObject", key, e)),
         }
     }
 
-    /// Whether an object exists.
-    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_not_found() || s.code() == Some("NoSuchKey")) =>
-            {
-                Ok(false)
+    /// Every version `key` holds, and its delete markers.
+    pub async fn versions(&self, key: &str) -> Result<Versions, StoreError> {
+        let mut found = Versions::default();
+        let mut marker: Option<(String, Option<String>)> = None;
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(marker.as_ref().map(|(k, _)| k.clone()))
+                .set_version_id_marker(marker.as_ref().and_then(|(_, v)| v.clone()))
+                .send()
+                .await
+                .map_err(|e| self.failed("ListObjectVersions", key, e))?;
+            // The prefix also matches longer keys (`manifest.json.bak`); only the key counts.
+            found.objects.extend(
+                page.versions()
+                    .iter()
+                    .filter(|v| v.key() == Some(key))
+                    .map(|v| real_version(v.version_id())),
+            );
+            found.delete_markers += page.delete_markers().iter().filter(|m| m.key() == Some(key)).count();
+            if page.is_truncated() != Some(true) {
+                return Ok(found);
             }
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
-            Err(e) => Err(self.failed("HeadObject", key, e)),
+            marker = Some((
+                page.next_key_marker().unwrap_or_default().to_string(),
+                page.next_version_id_marker().map(str::to_string),
+            ));
         }
     }
 
@@ -171,7 +255,7 @@ impl Store {
     }
 
     /// The folder names directly under `prefix` (which ends in `/` or is empty).
-    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut folders = Vec::new();
         let mut pages = self
             .client
@@ -195,175 +279,6 @@ impl Store {
         }
         Ok(folders)
     }
-
-    /// Whether the manifest at `key` says its run completed. A run that ended
-    /// `PartiallyFailed` (a tenant refused, S3 down for some files, the deadline reached)
-    /// is committed and restorable by its run path, but is never `latest`: an operator
-    /// restoring `latest` after a failed run gets the last backup that holds everything.
-    async fn says_completed(&self, key: &str) -> Result<bool, StoreError> {
-        let bytes = self.get(key).await?;
-        Ok(serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|m| m["status"] == "Completed"))
-    }
-
-    /// The newest run of `infrastructure` whose manifest says it completed. Walks the date folders
-    /// newest first, so finding it costs a few listings, not a listing of the bucket.
-    pub async fn latest_complete_run(&self, infrastructure: &str) -> Result<Option<RunLayout>, StoreError> {
-        let descending = |mut v: Vec<String>, width: usize| {
-            v.retain(|s| s.len() == width && s.bytes().all(|b| b.is_ascii_digit()));
-            v.sort_unstable_by(|a, b| b.cmp(a));
-            v
-        };
-        for year in descending(self.list_folders("").await?, 4) {
-            for month in descending(self.list_folders(&format!("{year}/")).await?, 2) {
-                for day in descending(self.list_folders(&format!("{year}/{month}/")).await?, 2) {
-                    for time in descending(self.list_folders(&format!("{year}/{month}/{day}/")).await?, 6) {
-                        let run_path = format!("{year}/{month}/{day}/{time}");
-                        debug_assert!(is_run_path(&run_path));
-                        let layout = RunLayout::for_run_path(&run_path, infrastructure);
-                        if self.exists(&layout.manifest_key()).await?
-                            && self.says_completed(&layout.manifest_key()).await?
-                        {
-                            return Ok(Some(layout));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(None)
-    }
-}
-
-/// A file written as it is built: one PutObject when it stays under [`PART_SIZE`],
-/// otherwise a multipart upload of parts of that size, so memory holds one part, never
-/// the file. The SHA-256 covers the whole file either way.
-pub struct Upload<'a> {
-    store: &'a Store,
-    key: String,
-    buffer: Vec<u8>,
-    hasher: Sha256,
-    size: u64,
-    multipart: Option<(String, Vec<CompletedPart>)>,
-}
-
-impl Upload<'_> {
-    /// The buffer to append the file's bytes to.
-    pub fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.buffer
-    }
-
-    /// Sends a part once a part's worth is buffered.
-    pub async fn flush_full_parts(&mut self) -> Result<(), StoreError> {
-        while self.buffer.len() >= PART_SIZE {
-            let rest = self.buffer.split_off(PART_SIZE);
-            let part = std::mem::replace(&mut self.buffer, rest);
-            self.send_part(part).await?;
-        }
-        Ok(())
-    }
-
-    async fn send_part(&mut self, part: Vec<u8>) -> Result<(), StoreError> {
-        let (store, key) = (self.store, self.key.as_str());
-        if self.multipart.is_none() {
-            let mut request = store
-                .client
-                .create_multipart_upload()
-                .bucket(&store.bucket)
-                .key(key)
-                .content_type("application/json")
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .checksum_algorithm(ChecksumAlgorithm::Sha256);
-            if let Some(kms) = &store.kms_key_id {
-                request = request.ssekms_key_id(kms);
-            }
-            let out = request
-                .send()
-                .await
-                .map_err(|e| store.failed("CreateMultipartUpload", key, e))?;
-            let id = out.upload_id().unwrap_or_default().to_string();
-            self.multipart = Some((id, Vec::new()));
-        }
-        let (id, parts) = self.multipart.as_mut().expect("the upload was just started");
-        let digest = Sha256::digest(&part);
-        self.hasher.update(&part);
-        self.size += part.len() as u64;
-        let number = parts.len() as i32 + 1;
-        let out = store
-            .client
-            .upload_part()
-            .bucket(&store.bucket)
-            .key(key)
-            .upload_id(id.as_str())
-            .part_number(number)
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
-            .checksum_sha256(base64::encode(digest))
-            .body(ByteStream::from(part))
-            .send()
-            .await
-            .map_err(|e| store.failed("UploadPart", key, e))?;
-        parts.push(
-            CompletedPart::builder()
-                .part_number(number)
-                .set_e_tag(out.e_tag().map(str::to_string))
-                .set_checksum_sha256(out.checksum_sha256().map(str::to_string))
-                .build(),
-        );
-        Ok(())
-    }
-
-    /// Sends what is left and completes the file; returns its SHA-256 and size.
-    pub async fn finish(mut self) -> Result<(String, u64), StoreError> {
-        if self.multipart.is_none() {
-            let bytes = std::mem::take(&mut self.buffer);
-            let size = bytes.len() as u64;
-            let sha256 = self.store.put(&self.key, bytes).await?;
-            return Ok((sha256, size));
-        }
-        let last = std::mem::take(&mut self.buffer);
-        if !last.is_empty()
-            && let Err(e) = self.send_part(last).await
-        {
-            self.abort().await;
-            return Err(e);
-        }
-        let (store, key) = (self.store, self.key.as_str());
-        let (id, parts) = self.multipart.take().expect("a multipart upload is under way");
-        let done = store
-            .client
-            .complete_multipart_upload()
-            .bucket(&store.bucket)
-            .key(key)
-            .upload_id(&id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-            .send()
-            .await;
-        if let Err(e) = done {
-            self.multipart = Some((id, Vec::new()));
-            let error = store.failed("CompleteMultipartUpload", key, e);
-            self.abort().await;
-            return Err(error);
-        }
-        Ok((hex::encode(self.hasher.finalize()), self.size))
-    }
-
-    /// Gives up the file. Parts already sent are discarded where the role may abort
-    /// uploads (`s3:AbortMultipartUpload`); elsewhere a lifecycle rule for incomplete
-    /// multipart uploads removes them, so a failure here is only logged.
-    pub async fn abort(mut self) {
-        if let Some((id, _)) = self.multipart.take() {
-            let store = self.store;
-            if let Err(e) = store
-                .client
-                .abort_multipart_upload()
-                .bucket(&store.bucket)
-                .key(&self.key)
-                .upload_id(id)
-                .send()
-                .await
-            {
-                tracing::warn!(key = self.key, error = %DisplayErrorContext(e), "cannot abort a multipart upload");
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -375,6 +290,16 @@ mod tests {
         assert_eq!(
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn the_version_an_unversioned_bucket_reports_is_none() {
+        assert_eq!(real_version(Some("null")), None);
+        assert_eq!(real_version(Some("")), None);
+        assert_eq!(
+            real_version(Some("3sL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")).as_deref(),
+            Some("3sL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")
         );
     }
 }

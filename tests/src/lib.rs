@@ -4,6 +4,7 @@
 //! test run without them fails and says what to run, it never skips.
 
 pub mod faults;
+pub mod storage;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -123,6 +124,37 @@ impl Stack {
             .expect("namespace is created");
     }
 
+    /// A new tenant with one Secret (`db-credentials`, password `hunter2`) and one
+    /// ConfigMap (`app-config`).
+    pub async fn small_tenant(&self, prefix: &str) -> String {
+        let ns = self.new_tenant(prefix).await;
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some("db-credentials".into()),
+                ..Default::default()
+            },
+            string_data: Some(BTreeMap::from([("password".to_string(), "hunter2".to_string())])),
+            ..Default::default()
+        };
+        self.secrets(&ns)
+            .create(&PostParams::default(), &secret)
+            .await
+            .expect("the Secret is created");
+        let config = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("app-config".into()),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([("mode".to_string(), "live".to_string())])),
+            ..Default::default()
+        };
+        self.config_maps(&ns)
+            .create(&PostParams::default(), &config)
+            .await
+            .expect("the ConfigMap is created");
+        ns
+    }
+
     /// Deletes a namespace and waits until the cluster has finalised it.
     pub async fn delete_namespace(&self, name: &str) {
         let api = Api::<Namespace>::all(self.kube.clone());
@@ -179,7 +211,9 @@ impl Stack {
 
     /// The audit check the functions run, with the stack's trail and setting.
     pub async fn audit(&self) -> lifeboat::audit::Audit {
-        let config = lifeboat::audit::AuditConfig::from_env().expect("the stack's audit settings are valid");
+        let config = lifeboat::config::Config::from_env()
+            .expect("the stack's settings are valid")
+            .audit;
         lifeboat::audit::Audit::new(lifeboat::audit::cloudtrail_client(&lifeboat::aws::load().await), config)
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ResourceQuota;
 use kube::api::{Patch, PatchParams, PostParams};
+use lifeboat_tests::storage;
 use lifeboat_tests::{Stack, action_of, count, reason_of, unique};
 use serde_json::{Value, json};
 
@@ -332,16 +333,20 @@ async fn a_dry_run_is_checked_by_the_cluster_and_fails_what_the_restore_would_fa
 }
 
 #[tokio::test]
-async fn a_tampered_file_is_refused_by_its_checksum_and_nothing_of_it_is_written_but_the_other_files_restore() {
+async fn a_file_that_does_not_match_its_manifest_checksum_is_refused_and_nothing_of_it_is_written_but_the_other_files_restore()
+ {
     let stack = Stack::connect().await;
     let tenant = stack.seed_tenant("tamper").await;
     let ns = tenant.namespace.as_str();
     let infra = unique("infra");
     stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
 
-    // Someone with write access to the bucket swaps a password.
-    let key = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/secrets.json");
-    let mut object: Value = serde_json::from_slice(&stack.read(&key).await).unwrap();
+    // A password swapped in a file that its manifest still vouches for. In a versioned
+    // bucket restore reads the version the manifest records, so the run is copied to a
+    // path of its own without version ids, as a bucket without versioning holds it.
+    let (manifest, mut files) = storage::committed(&stack, &infra, RUN).await;
+    let (_, secrets) = files.iter_mut().find(|(entry, _)| entry["kind"] == "Secret").unwrap();
+    let mut object: Value = serde_json::from_slice(secrets).unwrap();
     let db = object["items"]
         .as_array_mut()
         .unwrap()
@@ -349,18 +354,13 @@ async fn a_tampered_file_is_refused_by_its_checksum_and_nothing_of_it_is_written
         .find(|o| o["metadata"]["name"] == "db-credentials")
         .unwrap();
     db["data"]["password"] = json!("YXR0YWNrZXI=");
-    stack
-        .s3
-        .put_object()
-        .bucket(&stack.bucket)
-        .key(&key)
-        .body(serde_json::to_vec(&object).unwrap().into())
-        .send()
-        .await
-        .unwrap();
+    *secrets = serde_json::to_vec(&object).unwrap();
+    storage::forge_run(&stack, &infra, "2026/11/22/140000", manifest, files, false).await;
     stack.delete_namespace(ns).await;
 
-    let report = stack.report("restore", &stack.restore_event(&infra)).await;
+    let mut event = stack.restore_event(&infra);
+    event["source"]["backup"] = json!("2026/11/22/140000");
+    let report = stack.report("restore", &event).await;
     assert_eq!(report["status"], "PartiallyFailed", "{report}");
     assert_eq!(action_of(&report, "Secret", "db-credentials"), "failed");
     let objects = report["objects"].as_array().unwrap();
@@ -471,15 +471,16 @@ async fn a_retried_scheduled_run_lands_in_the_same_folder_and_does_not_redo_a_co
 }
 
 #[tokio::test]
-async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_and_what_was_deleted_meanwhile_is_neither_listed_nor_restored()
+async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_beside_the_first_attempt_and_what_was_deleted_meanwhile_is_neither_listed_nor_restored()
  {
     let stack = Stack::connect().await;
     let tenant = stack.seed_tenant("died").await;
     let ns = tenant.namespace.as_str();
     let infra = unique("infra");
-    // The earlier attempt stored the tenant's secrets with one that was deleted from the
-    // cluster before the retry, and a file of a kind the retry does not back up. The
-    // backup role may not delete objects, so that file stays in the run's folder.
+    // The earlier attempt took the run's claim, which lapsed when it died, and stored the
+    // tenant's secrets with one that was deleted from the cluster before the retry, and a
+    // file of a kind the retry does not back up. Backups are never written over, and the
+    // backup role may not delete, so both stay as they are beside the retry's files.
     let secrets = format!("{RUN}/infra/{infra}/k8s/namespaces/{ns}/secrets.json");
     let relative = format!("namespaces/{ns}/serviceaccounts.json");
     let stray = format!("{RUN}/infra/{infra}/k8s/{relative}");
@@ -488,33 +489,35 @@ async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_and_what_wa
         "metadata": { "name": "deleted-meanwhile", "namespace": ns },
         "data": { "token": "c3RyYXk=" },
     }]});
-    stack
-        .s3
-        .put_object()
-        .bucket(&stack.bucket)
-        .key(&secrets)
-        .body(serde_json::to_vec(&stray_secret).unwrap().into())
-        .send()
-        .await
-        .unwrap();
-    stack
-        .s3
-        .put_object()
-        .bucket(&stack.bucket)
-        .key(&stray)
-        .body(serde_json::to_vec(&stray_secret).unwrap().into())
-        .send()
-        .await
-        .unwrap();
+    let lapsed = json!({ "holder": "died", "taken_at": "2026-11-22T13:00:00Z",
+                         "expires_at": "2026-11-22T13:15:00Z", "released": false, "attempt": 1 });
+    storage::put(
+        &stack,
+        &format!("claims/{RUN}/{infra}.json"),
+        serde_json::to_vec(&lapsed).unwrap(),
+    )
+    .await;
+    for key in [&secrets, &stray] {
+        storage::put(&stack, key, serde_json::to_vec(&stray_secret).unwrap()).await;
+    }
 
     let report = stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
     assert_eq!(report["status"], "Completed", "{report}");
     let keys = stack.keys_under(&format!("{RUN}/infra/{infra}/")).await;
     assert!(
-        keys.contains(&stray),
+        keys.contains(&stray) && keys.contains(&secrets),
         "the backup deleted an object, which its role may not"
     );
-    assert_eq!(keys.len(), 5, "the stray beside this run's four files: {keys:?}");
+    assert_eq!(
+        storage::versions(&stack, &secrets).await,
+        1,
+        "the retry wrote over the first attempt's file"
+    );
+    assert_eq!(
+        keys.len(),
+        6,
+        "the first attempt's two files beside the retry's four: {keys:?}"
+    );
     let manifest: Value =
         serde_json::from_slice(&stack.read(&format!("{RUN}/infra/{infra}/k8s/manifest.json")).await).unwrap();
     let listed: Vec<&str> = manifest["files"]
@@ -524,7 +527,10 @@ async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_and_what_wa
         .map(|o| o["key"].as_str().unwrap())
         .collect();
     assert_eq!(listed.len(), 3, "{listed:?}");
-    assert!(!listed.contains(&relative.as_str()), "the manifest lists the stray");
+    assert!(
+        listed.iter().all(|key| key.starts_with("attempt-2/")),
+        "the retry's files are its own: {listed:?}"
+    );
     assert!(
         !manifest.to_string().contains("deleted-meanwhile"),
         "the manifest names the deleted secret"

@@ -67,42 +67,10 @@ fn refused(row: &str, outcome: lifeboat::Result<Report>) -> (String, String) {
     }
 }
 
-/// A tenant with one Secret and one ConfigMap.
-async fn small_tenant(stack: &Stack, prefix: &str) -> String {
-    let ns = stack.new_tenant(prefix).await;
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("db-credentials".into()),
-            ..Default::default()
-        },
-        string_data: Some(BTreeMap::from([("password".to_string(), "hunter2".to_string())])),
-        ..Default::default()
-    };
-    stack
-        .secrets(&ns)
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
-    let cm = ConfigMap {
-        metadata: ObjectMeta {
-            name: Some("app-config".into()),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([("mode".to_string(), "live".to_string())])),
-        ..Default::default()
-    };
-    stack
-        .config_maps(&ns)
-        .create(&PostParams::default(), &cm)
-        .await
-        .unwrap();
-    ns
-}
-
 #[tokio::test]
 async fn each_bad_event_is_refused_with_its_exact_error_and_nothing_is_written_anywhere() {
     let stack = Stack::connect().await;
-    let tenant = small_tenant(&stack, "badevent").await;
+    let tenant = stack.small_tenant("badevent").await;
     let before = stack.configuration(&tenant).await;
 
     // (row, how the event differs from a good one, error type, what the message says)
@@ -242,7 +210,7 @@ async fn each_bad_event_is_refused_with_its_exact_error_and_nothing_is_written_a
 /// A backup of a small tenant whose objects are then deleted from the cluster, so that
 /// any restore that writes would show: the tenant and the infrastructure.
 async fn backed_up_then_emptied(stack: &Stack, prefix: &str) -> (String, String) {
-    let ns = small_tenant(stack, prefix).await;
+    let ns = stack.small_tenant(prefix).await;
     let infra = unique("badrestore");
     let event = stack.backup_event(&infra, &[&ns], TIME);
     let report = backup(ClusterAccess::Kubeconfig { path: None }, stack.s3.clone(), event)
@@ -262,31 +230,20 @@ async fn backed_up_then_emptied(stack: &Stack, prefix: &str) -> (String, String)
     (ns, infra)
 }
 
-/// Replaces a stored file's bytes, and (when `reseal`) its checksum in the manifest too,
-/// so the restore gets past the checksum to what is wrong inside.
-async fn replace_file(stack: &Stack, infra: &str, relative: &str, bytes: Vec<u8>, reseal: bool) {
-    let prefix = format!("{RUN}/infra/{infra}/k8s/");
-    let manifest_key = format!("{prefix}manifest.json");
-    let put = |key: String, body: Vec<u8>| {
-        stack
-            .s3
-            .put_object()
-            .bucket(&stack.bucket)
-            .key(key)
-            .body(body.into())
-            .send()
-    };
-    if reseal {
-        let mut manifest: Value = serde_json::from_slice(&stack.read(&manifest_key).await).unwrap();
-        for file in manifest["files"].as_array_mut().unwrap() {
-            if file["key"] == relative {
-                file["sha256"] = json!(lifeboat::store::sha256_hex(&bytes));
-                file["size"] = json!(bytes.len());
-            }
+/// Where the broken copies of a backup go.
+const FORGED: &str = "2026/11/22/140000";
+
+/// A copy of a committed run at [`FORGED`], one file's bytes replaced and (when
+/// `reseal`) its checksum in the manifest too, so the restore gets past the checksum to
+/// what is wrong inside. A copy, because a manifest written over is refused outright.
+async fn forged_with(stack: &Stack, infra: &str, relative: &str, bytes: Vec<u8>, reseal: bool) {
+    let (manifest, mut files) = lifeboat_tests::storage::committed(stack, infra, RUN).await;
+    for (entry, stored) in files.iter_mut() {
+        if entry["key"] == relative {
+            *stored = bytes.clone();
         }
-        put(manifest_key, serde_json::to_vec(&manifest).unwrap()).await.unwrap();
     }
-    put(format!("{prefix}{relative}"), bytes).await.unwrap();
+    lifeboat_tests::storage::forge_run(stack, infra, FORGED, manifest, files, reseal).await;
 }
 
 fn list_of(items: Value) -> Vec<u8> {
@@ -390,6 +347,15 @@ async fn each_bad_restore_input_is_refused_or_fails_its_objects_with_its_exact_e
             "an object that is not a Kubernetes object",
             list_of(json!([{ "metadata": { "name": "db-credentials" }, "data": "not a map" }])),
             true,
+            "not the v1 Secret the file is listed as",
+        ),
+        (
+            "a Secret that is not a Secret inside",
+            list_of(
+                json!([{ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "db-credentials" },
+                             "data": "not a map" }]),
+            ),
+            true,
             "cannot be handled as a Secret",
         ),
         (
@@ -404,8 +370,10 @@ async fn each_bad_restore_input_is_refused_or_fails_its_objects_with_its_exact_e
     ];
     for (row, bytes, reseal, says) in objects {
         let (ns, infra) = backed_up_then_emptied(&stack, "badobject").await;
-        replace_file(&stack, &infra, &format!("namespaces/{ns}/secrets.json"), bytes, reseal).await;
-        let report = restore(stack.s3.clone(), stack.restore_event(&infra)).await.unwrap();
+        forged_with(&stack, &infra, &format!("namespaces/{ns}/secrets.json"), bytes, reseal).await;
+        let mut event = stack.restore_event(&infra);
+        event["source"]["backup"] = json!(FORGED);
+        let report = restore(stack.s3.clone(), event).await.unwrap();
         assert_eq!(report.status, Status::PartiallyFailed, "{row}");
         let secret = report
             .objects

@@ -85,7 +85,10 @@ async fn a_custom_resource_and_its_definition_are_restored_in_order() {
     // before its definition is served, so it is said to be created, unchecked. (The
     // namespace is made again first, or it would be the reason instead.)
     stack.make_tenant(&ns, "crd").await;
-    let mut dry_run = stack.restore_event(&infra);
+    // A definition is cluster-scoped, so it is restored only when the request names it.
+    let mut restore = stack.restore_event(&infra);
+    restore["kinds"] = json!(["CustomResourceDefinition", kind]);
+    let mut dry_run = restore.clone();
     dry_run["dry_run"] = json!(true);
     let report = stack.report("restore", &dry_run).await;
     assert_eq!(report["status"], "Completed", "{report}");
@@ -103,7 +106,7 @@ async fn a_custom_resource_and_its_definition_are_restored_in_order() {
         "a dry run created the definition"
     );
 
-    let report = stack.report("restore", &stack.restore_event(&infra)).await;
+    let report = stack.report("restore", &restore).await;
     assert_eq!(report["status"], "Completed", "{report}");
     assert_eq!(action_of(&report, "CustomResourceDefinition", &crd_name), "created");
     assert_eq!(action_of(&report, &kind, "blue-widget"), "created");

@@ -1,5 +1,5 @@
 //! Secret values never appear in what the functions print or return: not in plain
-//! text, not base64-encoded as the API carries them.
+//! text, not base64-encoded as the API carries them, and not at any log level.
 
 use lifeboat_tests::{Stack, unique};
 use serde_json::json;
@@ -72,4 +72,57 @@ async fn no_secret_value_appears_in_logs_or_reports() {
     // The check itself finds a value when one is there.
     let leaked = serde_json::to_string(&k8s_openapi::ByteString(format!("pw-{}", tenant.marker).into_bytes())).unwrap();
     assert!(encodings(&tenant.marker).iter().any(|n| leaked.contains(n.as_str())));
+}
+
+/// At `RUST_LOG=trace` the libraries under the functions would print what they send and
+/// receive; the functions hold those libraries to levels that print no bodies.
+#[tokio::test]
+async fn at_trace_level_no_request_or_response_body_is_logged() {
+    let stack = Stack::connect().await;
+    let url = std::env::var("LIFEBOAT_TRACE_URL").expect("LIFEBOAT_TRACE_URL is set (infra/test.sh)");
+    let log = std::env::var("LIFEBOAT_TRACE_LOG").expect("LIFEBOAT_TRACE_LOG is set (infra/test.sh)");
+    let tenant = stack.seed_tenant("trace").await;
+    let ns = tenant.namespace.as_str();
+    let infra = unique("infra");
+    let backup = lifeboat_tests::expect_report(
+        "backup",
+        lifeboat_tests::invoke_at(
+            &url,
+            "backup",
+            &stack.backup_event(&infra, &[ns], "2026-11-22T13:00:00Z"),
+        )
+        .await,
+    );
+    assert_eq!(backup["status"], "Completed", "{backup}");
+    stack.delete_namespace(ns).await;
+    for dry_run in [true, false] {
+        let mut event = stack.restore_event(&infra);
+        event["dry_run"] = json!(dry_run);
+        let report = lifeboat_tests::expect_report("restore", lifeboat_tests::invoke_at(&url, "restore", &event).await);
+        assert_eq!(report["status"], "Completed", "{report}");
+    }
+
+    let logs = std::fs::read_to_string(&log).expect("the trace instance's log reads");
+    assert!(
+        logs.contains(ns),
+        "the trace log does not hold this test's runs, so it proves nothing"
+    );
+    assert!(
+        logs.contains("\"level\":\"TRACE\""),
+        "the instance does not log at trace level, so this proves nothing"
+    );
+    for needle in encodings(&tenant.marker) {
+        assert!(
+            !logs.contains(&needle),
+            "a secret value ({needle}) is in the trace-level log"
+        );
+    }
+    for credential in [
+        "X-Amz-Security-Token",
+        "x-amz-security-token",
+        "k8s-aws-v1.",
+        "BEGIN PRIVATE KEY",
+    ] {
+        assert!(!logs.contains(credential), "{credential} is in the trace-level log");
+    }
 }

@@ -1,37 +1,28 @@
 //! The backup Lambda function: parse the event, run the backup, return its report.
 
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use lifeboat::audit::{Audit, AuditConfig};
+use lifeboat::audit::{Audit, cloudtrail_client};
 use lifeboat::backup::Backup;
 use lifeboat::cluster::ClusterAccess;
-use lifeboat::event::{BackupRequest, Defaults, Invocation};
-use serde_json::Value;
-
-async fn handle(event: LambdaEvent<Value>, backup: &Backup, defaults: &Defaults) -> Result<Value, Diagnostic> {
-    let now = (backup.clock)();
-    let invocation = Invocation::from_context(&event.context.invoked_function_arn, event.context.deadline, now);
-    let run = async {
-        let request = BackupRequest::from_event(event.payload, defaults, now)?;
-        backup.run(&request, &invocation).await
-    };
-    lifeboat::report::outcome("backup", run.await).map_err(|failure| Diagnostic {
-        error_type: failure.error_type.into(),
-        error_message: failure.message,
-    })
-}
+use lifeboat::config::Config;
+use lifeboat::event::BackupRequest;
+use lifeboat::store::s3_client;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lifeboat::telemetry::init();
+    let config = Config::from_env()?;
     let aws = lifeboat::aws::load().await;
-    let kms_key_id = std::env::var("LIFEBOAT_KMS_KEY_ID").ok().filter(|k| !k.is_empty());
-    let audit = Audit::new(lifeboat::audit::cloudtrail_client(&aws), AuditConfig::from_env()?);
     let backup = Backup::new(
-        ClusterAccess::from_env(&aws)?,
-        lifeboat::store::s3_client(&aws),
-        kms_key_id,
-        audit,
+        ClusterAccess::from_config(config.access, &aws),
+        s3_client(&aws),
+        config.kms_key_id.clone(),
+        Audit::new(cloudtrail_client(&aws), config.audit.clone()),
     );
-    let defaults = Defaults::from_env();
-    lambda_runtime::run(service_fn(|event| handle(event, &backup, &defaults))).await
+    let backup = &backup;
+    let defaults = &config.defaults;
+    lifeboat::function::serve("backup", backup.clock, |event, invocation, now| async move {
+        let request = BackupRequest::from_event(event, defaults, now)?;
+        backup.run(&request, &invocation).await
+    })
+    .await
 }

@@ -1240,7 +1240,9 @@ async fn main() {
     let access = Access::new(&options.access).await;
     let stack = Stack::find(Path::new(&required("LIFEBOAT_STACK_DIR")));
     // The restore reads the same setting, so its floor runs at the same concurrency.
-    let concurrency = lifeboat::restore::concurrency_from_env().unwrap_or_else(|e| panic!("{e}"));
+    let concurrency = lifeboat::config::Config::from_env()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .restore_concurrency;
     let mut cpu = BTreeMap::<&'static str, Vec<Cpu>>::new();
 
     seed(&kube, &profile).await;
@@ -1293,7 +1295,7 @@ async fn main() {
             "bucket": bucket,
             "settings": { "IsEnabled": true, "IntervalInHours": "1", "K8sResourceKinds": ["Secret", "ConfigMap"] },
             "tenants": tenants,
-            "scheduled_time": "2030-01-01T00:00:00Z",
+            "scheduled_time": "2026-01-01T00:00:00Z",
         });
         let from = s3_log.offset();
         let log = options.work_dir.join(format!("backup-{rep}.log"));
@@ -1313,11 +1315,11 @@ async fn main() {
             "the backup stored {backed_up} objects, fewer than the {} generated",
             profile.objects()
         );
-        let prefix = format!("2030/01/01/000000/infra/{infrastructure}/");
+        let prefix = format!("2026/01/01/000000/infra/{infrastructure}/");
         backup_runs.push(run.wall.as_secs_f64());
         backup_rss.push(run.peak_rss as f64 / MIB);
         // The run's claim (taken and released) is a write of the run too.
-        let claim = format!("claims/2030/01/01/000000/{infrastructure}.json");
+        let claim = format!("claims/2026/01/01/000000/{infrastructure}.json");
         backup_s3.push(s3_log.between(from, to, &bucket, &[&prefix, &claim]));
         let (bytes, keys) = stored_bytes(&s3, &bucket, &prefix).await;
         backup_bytes.push(bytes as f64 / MB);
@@ -1368,7 +1370,7 @@ done
             "infrastructure": infrastructure,
             "cluster": cluster,
             "bucket": bucket,
-            "source": { "infrastructure": infrastructure, "backup": "2030/01/01/000000" },
+            "source": { "infrastructure": infrastructure, "backup": "2026/01/01/000000" },
             "tenants": tenants,
             "existing": "skip",
             "dry_run": false,

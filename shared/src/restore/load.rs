@@ -1,0 +1,149 @@
+//! Reading a file a restore wants: the exact version its manifest records, checked
+//! against its SHA-256 before anything of it is used, and each wanted object checked to
+//! be of the kind the file is listed as.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::plan::Admitted;
+use crate::kinds::ResolvedKind;
+use crate::layout::RunLayout;
+use crate::manifest::ManifestFile;
+use crate::store::{Store, sha256_hex};
+
+/// One object to restore, out of a verified file, or the reason it cannot be.
+pub(super) struct Job<'m> {
+    pub file: &'m ManifestFile,
+    pub name: &'m str,
+    pub kind: ResolvedKind,
+    pub object: Result<Value, String>,
+}
+
+/// Reads one admitted file and takes out the objects wanted. A file that fails its
+/// checksum yields nothing to write: each object wanted from it fails with the reason.
+pub(super) async fn load<'m>(store: &Store, layout: &RunLayout, admitted: Admitted<'m>) -> Vec<Job<'m>> {
+    let Admitted { file, names, kind } = admitted;
+    let job = |name: &'m str, object| Job {
+        file,
+        name,
+        kind: kind.clone(),
+        object,
+    };
+    let mut by_name: HashMap<String, Result<Value, String>> = match read_verified(store, layout, file).await {
+        Ok(items) => {
+            let mut found = HashMap::new();
+            for item in items {
+                let Some(name) = crate::object::name(&item).map(str::to_string) else {
+                    continue;
+                };
+                if !names.contains(&name.as_str()) {
+                    continue;
+                }
+                let checked = if found.contains_key(&name) {
+                    Err(format!(
+                        "{} holds two objects named {name:?}, where a backup stores each once; neither was written",
+                        file.key
+                    ))
+                } else {
+                    of_listed_kind(file, item)
+                };
+                found.insert(name, checked);
+            }
+            found
+        }
+        Err(reason) => return names.into_iter().map(|name| job(name, Err(reason.clone()))).collect(),
+    };
+    names
+        .into_iter()
+        .map(|name| {
+            let object = by_name.remove(name).unwrap_or_else(|| {
+                Err(format!(
+                    "the manifest lists it in {} but the file does not hold it",
+                    file.key
+                ))
+            });
+            job(name, object)
+        })
+        .collect()
+}
+
+/// The object, if it says it is of the kind its file is listed as: a file holds one
+/// kind, and an object of another (a ClusterRoleBinding in a tenant's Secrets, say)
+/// would be written with the rights of the kind the request allowed.
+fn of_listed_kind(file: &ManifestFile, object: Value) -> Result<Value, String> {
+    let said = |field| object.get(field).and_then(Value::as_str).unwrap_or_default();
+    if said("apiVersion") == file.api_version && said("kind") == file.kind {
+        Ok(object)
+    } else {
+        Err(format!(
+            "the object in {} says it is {:?} {:?}, not the {} {} the file is listed as; it was not written",
+            file.key,
+            said("apiVersion"),
+            said("kind"),
+            file.api_version,
+            file.kind
+        ))
+    }
+}
+
+/// The objects of a file, read at the version the manifest records and verified.
+async fn read_verified(store: &Store, layout: &RunLayout, file: &ManifestFile) -> Result<Vec<Value>, String> {
+    let key = format!("{}{}", layout.prefix(), file.key);
+    let bytes = store
+        .get(&key, file.version_id.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let actual = sha256_hex(&bytes);
+    if actual != file.sha256 {
+        return Err(format!(
+            "checksum mismatch: s3://{}/{key} has SHA-256 {actual} but the manifest recorded {}; the file was changed \
+             after the backup and nothing of it was written",
+            store.bucket(),
+            file.sha256
+        ));
+    }
+    let mut list: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("the stored file {key} is not JSON: {e}"))?;
+    match list.get_mut("items").map(Value::take) {
+        Some(Value::Array(items)) => Ok(items),
+        _ => Err(format!("the stored file {key} is not a List of objects")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn secrets_file() -> ManifestFile {
+        ManifestFile {
+            key: "namespaces/billing/secrets.json".into(),
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: Some("billing".into()),
+            sha256: String::new(),
+            size: 0,
+            version_id: None,
+            objects: vec!["db".into()],
+        }
+    }
+
+    #[test]
+    fn an_object_of_another_kind_than_its_file_is_refused() {
+        let binding = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": { "name": "db" },
+            "roleRef": { "kind": "ClusterRole", "name": "cluster-admin" },
+        });
+        let refused = of_listed_kind(&secrets_file(), binding).unwrap_err();
+        assert!(
+            refused.contains("\"ClusterRoleBinding\"") && refused.contains("not the v1 Secret"),
+            "{refused}"
+        );
+        let unnamed = json!({ "metadata": { "name": "db" }, "data": {} });
+        assert!(of_listed_kind(&secrets_file(), unnamed).is_err());
+        let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "db" } });
+        assert!(of_listed_kind(&secrets_file(), secret).is_ok());
+    }
+}

@@ -1,0 +1,396 @@
+//! Writing one verified object: create it, or compare it with what exists and skip,
+//! leave or replace it; as a server-side dry run when asked.
+//!
+//! Requests are built here from checked names, each percent-encoded as one path
+//! segment (see [`crate::names`]), never by pasting a name into a path.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use kube::Client;
+use kube::api::{DeleteParams, GetParams, PostParams};
+use serde_json::Value;
+
+use super::load::Job;
+use super::wait::wait_until_gone;
+use crate::event::{Existing, RestoreRequest};
+use crate::kinds::ResolvedKind;
+use crate::names::{collection_path, segment};
+use crate::object::{comparable, generated_by_cluster, set_namespace, strip_server_set_fields};
+use crate::report::{Action, ObjectResult};
+
+/// One kind's collection in one namespace (or cluster-wide), as requests address it.
+pub(super) struct Target<'a> {
+    client: &'a Client,
+    collection: String,
+}
+
+impl<'a> Target<'a> {
+    pub(super) fn new(client: &'a Client, kind: &ResolvedKind, namespace: Option<&str>) -> Self {
+        Self {
+            client,
+            collection: collection_path(kind, namespace),
+        }
+    }
+
+    /// Writes an object with one request of its JSON: a POST that creates it, or, given
+    /// the name of the object it replaces, a PUT. `Api::create` and `Api::replace` would
+    /// copy it into a `DynamicObject` and decode the answer into another, though nothing
+    /// reads that answer.
+    ///
+    /// The write asks for strict field validation. Without it an API server drops the
+    /// fields it does not know and answers with success: a backup restored into an older
+    /// cluster, or into one whose custom resource definition lacks a field, would come
+    /// back with less than was backed up while the report said `created`. With it the
+    /// server refuses the object (400), which the report then names. API servers from
+    /// 1.25 on honour it, as they do for kubectl, which sends the same; older ones ignore
+    /// it. `PostParams` has no field for it, so it is added to the query here.
+    ///
+    /// A dry run's write is a server-side dry run (`dryRun=All`): the API server decodes,
+    /// defaults, validates and admits the object (quotas, policy webhooks) as it would a
+    /// real one, and keeps nothing.
+    pub(super) async fn send(&self, object: &Value, replacing: Option<&str>, dry_run: bool) -> Result<(), kube::Error> {
+        let body = serde_json::to_vec(object).map_err(kube::Error::SerdeError)?;
+        let builder = kube::core::Request::new(&self.collection);
+        let params = PostParams {
+            dry_run,
+            ..PostParams::default()
+        };
+        let mut request = match replacing {
+            None => builder.create(&params, body),
+            Some(name) => builder.replace(&segment(name), &params, body),
+        }
+        .map_err(kube::Error::BuildRequest)?;
+        let uri = request.uri().to_string();
+        let joiner = match uri.find('?') {
+            None => "?",
+            Some(_) if uri.ends_with(['?', '&']) => "",
+            Some(_) => "&",
+        };
+        *request.uri_mut() = format!("{uri}{joiner}fieldValidation=Strict")
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| kube::Error::HttpError(e.into()))?;
+        self.client.request_text(request).await.map(drop)
+    }
+
+    /// The object as the cluster holds it, or `None`.
+    pub(super) async fn get(&self, name: &str) -> Result<Option<Value>, kube::Error> {
+        let request = kube::core::Request::new(&self.collection)
+            .get(&segment(name), &GetParams::default())
+            .map_err(kube::Error::BuildRequest)?;
+        match self.client.request::<Value>(request).await {
+            Ok(object) => Ok(Some(object)),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), kube::Error> {
+        let request = kube::core::Request::new(&self.collection)
+            .delete(&segment(name), &DeleteParams::default())
+            .map_err(kube::Error::BuildRequest)?;
+        self.client.request_text(request).await.map(drop)
+    }
+}
+
+/// What a dry run would create before the objects that need it: namespaces, and
+/// definitions of custom resources. The API server checks a dry-run write against the
+/// cluster as it is, where an object in a namespace yet to be created is refused (404,
+/// or 403 while the old one is still being deleted) and a custom resource without its
+/// definition is not served. Such objects are reported `would-create` unchecked, with
+/// the reason, rather than failed for what the real restore puts right first.
+#[derive(Default)]
+pub(super) struct CreatedFirst {
+    namespaces: Mutex<BTreeSet<String>>,
+    /// (group, kind) a definition would serve, to the definition's name.
+    definitions: Mutex<BTreeMap<(String, String), String>>,
+}
+
+impl CreatedFirst {
+    /// Takes note of a group's results.
+    pub(super) fn note(&self, results: &[ObjectResult]) {
+        let mut namespaces = self.namespaces.lock().expect("never poisoned");
+        for r in results
+            .iter()
+            .filter(|r| r.action == Action::WouldCreate && r.kind == "Namespace")
+        {
+            if let Some(ns) = r.target_namespace.as_ref().or(r.tenant.as_ref()) {
+                namespaces.insert(ns.clone());
+            }
+        }
+    }
+
+    /// Takes note of a definition a dry run would create, from the definition itself.
+    fn note_definition(&self, definition: &Value) {
+        let spec = &definition["spec"];
+        if let (Some(group), Some(kind), Some(name)) = (
+            spec["group"].as_str(),
+            spec["names"]["kind"].as_str(),
+            crate::object::name(definition),
+        ) {
+            self.definitions
+                .lock()
+                .expect("never poisoned")
+                .insert((group.into(), kind.into()), name.into());
+        }
+    }
+
+    /// The definition a dry run would create that serves `kind` of `group`, if any.
+    pub(super) fn definition_of(&self, group: &str, kind: &str) -> Option<String> {
+        self.definitions
+            .lock()
+            .expect("never poisoned")
+            .get(&(group.to_string(), kind.to_string()))
+            .cloned()
+    }
+
+    /// Why an object bound for namespace `target` cannot be checked by the cluster yet.
+    fn unchecked(&self, target: Option<&str>) -> Option<String> {
+        let ns = target?;
+        self.namespaces
+            .lock()
+            .expect("never poisoned")
+            .contains(ns)
+            .then(|| format!("not checked by the cluster: the restore would create the namespace {ns} first"))
+    }
+}
+
+/// Kinds an overwrite may delete and create again when they cannot change in place:
+/// those whose deletion takes nothing else along. A Namespace takes every object in
+/// it, a definition its custom resources, a workload its pods, a claim its volume's
+/// data, and a ServiceAccount its tokens; those are never deleted by a restore.
+fn recreatable(kind: &ResolvedKind) -> bool {
+    matches!(
+        (kind.group.as_str(), kind.kind.as_str()),
+        ("", "Secret" | "ConfigMap" | "Service" | "LimitRange" | "ResourceQuota")
+            | (
+                "rbac.authorization.k8s.io",
+                "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
+            )
+            | ("networking.k8s.io", "Ingress" | "IngressClass" | "NetworkPolicy")
+            | ("policy", "PodDisruptionBudget")
+            | ("autoscaling", "HorizontalPodAutoscaler")
+            | ("storage.k8s.io", "StorageClass")
+            | ("scheduling.k8s.io", "PriorityClass")
+    )
+}
+
+/// Writes the objects of one restore.
+pub(super) struct Writer<'a> {
+    pub client: &'a Client,
+    pub request: &'a RestoreRequest,
+    /// In a dry run, what earlier groups would create.
+    pub created_first: CreatedFirst,
+}
+
+impl Writer<'_> {
+    /// Restores one job and says what became of it.
+    pub(super) async fn restore(&self, job: Job<'_>) -> ObjectResult {
+        let is_namespace = job.kind == ResolvedKind::namespace();
+        let tenant = super::plan::tenant_of(job.file, job.name);
+        let target = tenant.as_deref().map(|t| self.request.target_namespace(t).to_string());
+        let mut result = ObjectResult {
+            target_namespace: target.clone().filter(|t| Some(t) != tenant.as_ref()),
+            tenant,
+            kind: job.file.kind.clone(),
+            name: job.name.to_string(),
+            action: Action::Failed,
+            reason: None,
+        };
+        let outcome = match job.object {
+            Ok(object) => {
+                self.write(object, &job.kind, job.name, target.as_deref(), is_namespace)
+                    .await
+            }
+            Err(reason) => Err(reason),
+        };
+        match outcome {
+            Ok((action, reason)) => {
+                result.action = action;
+                result.reason = reason;
+            }
+            Err(reason) => result.reason = Some(reason),
+        }
+        result
+    }
+
+    /// Writes one verified object; the error is the reason it failed. `name` has passed
+    /// its kind's rule; a namespaced object goes into `target`, the (mapped) tenant,
+    /// whatever its body says.
+    async fn write(
+        &self,
+        mut object: Value,
+        kind: &ResolvedKind,
+        name: &str,
+        target: Option<&str>,
+        is_namespace: bool,
+    ) -> Result<(Action, Option<String>), String> {
+        if let Some(why) = generated_by_cluster(kind, &object) {
+            return Ok((Action::Skipped, Some(why.into())));
+        }
+        // What the backup stripped, a forged file may carry; it goes again.
+        strip_server_set_fields(&mut object, kind);
+        let name = if is_namespace {
+            target.unwrap_or(name).to_string()
+        } else {
+            name.to_string()
+        };
+        if is_namespace {
+            rename_namespace(&mut object, &name);
+        } else if kind.namespaced {
+            set_namespace(&mut object, target.unwrap_or_default());
+        } else if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("namespace");
+        }
+        let api = Target::new(self.client, kind, if kind.namespaced { target } else { None });
+
+        let dry_run = self.request.dry_run;
+        let done = |real: Action, would: Action| if dry_run { would } else { real };
+        if dry_run
+            && kind.namespaced
+            && let Some(why) = self.created_first.unchecked(target)
+        {
+            return Ok((Action::WouldCreate, Some(why)));
+        }
+
+        // Most objects of a restore are missing (a tenant deleted, a new cluster), so a
+        // create comes first: one request where a read and a create would be two. One
+        // that exists is then read and compared as below. A dry run sends the same
+        // writes, which the API server checks in full and does not keep.
+        if !is_namespace {
+            match api.send(&object, None, dry_run).await {
+                Ok(()) => return Ok((self.created(kind, &object), None)),
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(e) => return Err(failed("create", &e)),
+            }
+        }
+        let mut current = api
+            .get(&name)
+            .await
+            .map_err(|e| format!("cannot read the current object: {e}"))?;
+        let deleting = |c: &Value| c["metadata"].get("deletionTimestamp").is_some_and(|t| !t.is_null());
+        if is_namespace && current.as_ref().is_some_and(deleting) {
+            if dry_run {
+                return Ok((
+                    Action::WouldCreate,
+                    Some("the namespace is being deleted; it would be recreated once it is gone".into()),
+                ));
+            }
+            wait_until_gone(&api, &name).await?;
+            current = None;
+        }
+        let Some(current) = current else {
+            create(&api, &object, dry_run).await?;
+            return Ok((done(Action::Created, Action::WouldCreate), None));
+        };
+        let resource_version = current["metadata"]["resourceVersion"].as_str().map(str::to_string);
+        if comparable(current, kind) == object {
+            return Ok((Action::Unchanged, None));
+        }
+        match self.request.existing {
+            Existing::Skip => Ok((
+                Action::Skipped,
+                Some("it exists and differs from the backup; existing is skip (overwrite replaces it)".into()),
+            )),
+            Existing::Overwrite => {
+                let how = replace(&api, kind, &name, object, resource_version, dry_run).await?;
+                Ok((done(Action::Updated, Action::WouldUpdate), how))
+            }
+        }
+    }
+
+    /// The action of a create that went through, noting a definition a dry run would create.
+    fn created(&self, kind: &ResolvedKind, object: &Value) -> Action {
+        if !self.request.dry_run {
+            return Action::Created;
+        }
+        if kind.kind == "CustomResourceDefinition" && kind.group == "apiextensions.k8s.io" {
+            self.created_first.note_definition(object);
+        }
+        Action::WouldCreate
+    }
+}
+
+/// A namespace restored under another name carries that name, in its metadata and in
+/// the label the API server keeps equal to it.
+fn rename_namespace(object: &mut Value, name: &str) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("name".into(), Value::String(name.into()));
+        if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut)
+            && labels.contains_key("kubernetes.io/metadata.name")
+        {
+            labels.insert("kubernetes.io/metadata.name".into(), Value::String(name.into()));
+        }
+    }
+}
+
+async fn create(api: &Target<'_>, object: &Value, dry_run: bool) -> Result<(), String> {
+    api.send(object, None, dry_run).await.map_err(|e| failed("create", &e))
+}
+
+/// The reason a write failed. A field the target cluster does not know is named as
+/// such, with what to do, since the server's own words for it read as a bad request.
+fn failed(write: &str, error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if status.code == 400 && status.message.contains("strict decoding error") => format!(
+            "{write} refused: the cluster does not know some of the object's fields and would drop them ({}); \
+             restore into a cluster that serves them (a newer Kubernetes version, or the custom resource \
+             definition as backed up)",
+            status.message
+        ),
+        e => format!("{write} failed: {e}"),
+    }
+}
+
+/// Replaces an object; says how when it was not in place. Some objects cannot be
+/// changed in place (an immutable Secret or ConfigMap, a Secret whose type differs);
+/// those of a [`recreatable`] kind are deleted and created again, which is what
+/// `overwrite` promises, and the reason says so. Only the server's `Invalid` (422) leads
+/// there: an object refused for fields the cluster does not know (400) would be refused
+/// again after the delete, and the cluster's copy is kept. A dry run stops at the 422
+/// and says what the restore would do.
+async fn replace(
+    api: &Target<'_>,
+    kind: &ResolvedKind,
+    name: &str,
+    mut object: Value,
+    resource_version: Option<String>,
+    dry_run: bool,
+) -> Result<Option<String>, String> {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert(
+            "resourceVersion".into(),
+            resource_version.map(Value::String).unwrap_or(Value::Null),
+        );
+    }
+    match api.send(&object, Some(name), dry_run).await {
+        Ok(()) => Ok(None),
+        Err(kube::Error::Api(status)) if status.code == 422 => {
+            let why = format!("it cannot change in place ({})", status.message);
+            if !recreatable(kind) {
+                return Err(format!(
+                    "{why}, and deleting a {} to create it again would take what belongs to it along; it was left \
+                     as it is: delete it yourself and restore again to replace it",
+                    kind.kind
+                ));
+            }
+            if dry_run {
+                return Ok(Some(format!("{why}; it would be deleted and created again")));
+            }
+            api.delete(name)
+                .await
+                .map_err(|e| format!("delete before re-create failed: {e}"))?;
+            wait_until_gone(api, name).await?;
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("resourceVersion");
+            }
+            create(api, &object, false).await?;
+            Ok(Some(format!("{why}, so it was deleted and created again")))
+        }
+        Err(e) => Err(failed("replace", &e)),
+    }
+}
+
+#[cfg(test)]
+#[path = "write_tests.rs"]
+mod tests;
