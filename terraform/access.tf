@@ -1,31 +1,23 @@
-# EKS access entries give the two roles their Kubernetes permissions on each cluster of
-# this account: read-only (Secrets included) for backup, write for restore. Clusters
-# reached through a role in another account are granted there, by that account.
+# EKS access entries map the two function roles, on each cluster of this account, to
+# the Kubernetes groups lifeboat:backup and lifeboat:restore, with no EKS access policy:
+# what those groups may do is only what the kubernetes_rbac output grants them, rendered
+# from the infrastructure's setting (see modules/kubernetes-rbac). A cluster reached
+# through roles in another account is mapped there, by that account, to the same groups.
 
 locals {
   eks_access = var.manage_eks_access ? merge([
     for name, infra in var.infrastructures : {
-      "${name}/backup"  = { cluster = infra.cluster_name, role = aws_iam_role.backup.arn, policy = var.backup_access_policy_arn }
-      "${name}/restore" = { cluster = infra.cluster_name, role = aws_iam_role.restore.arn, policy = var.restore_access_policy_arn }
-    } if infra.role_arn == null
+      "${name}/backup"  = { cluster = infra.cluster_name, role = aws_iam_role.backup.arn, group = "lifeboat:backup" }
+      "${name}/restore" = { cluster = infra.cluster_name, role = aws_iam_role.restore.arn, group = "lifeboat:restore" }
+    } if infra.backup_role_arn == null
   ]...) : {}
 }
 
 resource "aws_eks_access_entry" "function" {
-  for_each      = local.eks_access
-  cluster_name  = each.value.cluster
-  principal_arn = each.value.role
-  type          = "STANDARD"
-  tags          = local.tags
-}
-
-resource "aws_eks_access_policy_association" "function" {
-  for_each      = local.eks_access
-  cluster_name  = each.value.cluster
-  principal_arn = aws_eks_access_entry.function[each.key].principal_arn
-  policy_arn    = each.value.policy
-
-  access_scope {
-    type = "cluster"
-  }
+  for_each          = local.eks_access
+  cluster_name      = each.value.cluster
+  principal_arn     = each.value.role
+  kubernetes_groups = [each.value.group]
+  type              = "STANDARD"
+  tags              = local.tags
 }

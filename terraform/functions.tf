@@ -57,14 +57,21 @@ resource "aws_lambda_function" "this" {
   memory_size                    = each.value.memory
   reserved_concurrent_executions = each.value.concurrency
 
+  # What the function serves: an event naming any other infrastructure, cluster,
+  # region, bucket or cross-account role is refused before anything is touched.
   environment {
     variables = {
-      LIFEBOAT_BUCKET         = module.storage.bucket_name
-      LIFEBOAT_KMS_KEY_ID     = module.storage.kms_key_arn
-      LIFEBOAT_TRAIL_ARN      = local.trail_arn
-      LIFEBOAT_AUDIT_REQUIRED = tostring(var.audit_required)
-      LIFEBOAT_CLUSTER_ACCESS = "eks"
-      RUST_LOG                = var.log_level
+      LIFEBOAT_BUCKET                  = module.storage.bucket_name
+      LIFEBOAT_KMS_KEY_ID              = module.storage.kms_key_arn
+      LIFEBOAT_TRAIL_ARN               = local.trail_arn
+      LIFEBOAT_AUDIT_REQUIRED          = tostring(var.audit_required)
+      LIFEBOAT_CLUSTER_ACCESS          = "eks"
+      LIFEBOAT_ALLOWED_INFRASTRUCTURES = join(",", keys(var.infrastructures))
+      LIFEBOAT_ALLOWED_CLUSTERS        = join(",", local.cluster_names)
+      LIFEBOAT_ALLOWED_REGIONS         = local.region
+      LIFEBOAT_ALLOWED_BUCKETS         = module.storage.bucket_name
+      LIFEBOAT_ALLOWED_ROLE_ARNS       = join(",", local.remote_roles[each.key])
+      RUST_LOG                         = var.log_level
     }
   }
 
@@ -102,6 +109,28 @@ resource "aws_lambda_function_event_invoke_config" "restore" {
   # A restore writes into a cluster; retrying one that failed is a decision for a
   # person reading its report, not for Lambda.
   maximum_retry_attempts = 0
+}
+
+# Who may invoke restore is the whole of var.restore_invoker_arns. The resource policy
+# below lets them in; Lambda has no way to deny in it, so principals of this account
+# whose own IAM policies grant lambda:InvokeFunction would get in too. This policy,
+# attached as an SCP or permissions boundary (the restore_invoke_guard_policy output),
+# closes that.
+data "aws_iam_policy_document" "restore_invoke_guard" {
+  statement {
+    sid       = "OnlyListedInvokersRestore"
+    effect    = "Deny"
+    actions   = ["lambda:InvokeFunction", "lambda:InvokeAsync"]
+    resources = [aws_lambda_function.this["restore"].arn, "${aws_lambda_function.this["restore"].arn}:*"]
+    dynamic "condition" {
+      for_each = length(var.restore_invoker_arns) > 0 ? [1] : []
+      content {
+        test     = "ArnNotEquals"
+        variable = "aws:PrincipalArn"
+        values   = var.restore_invoker_arns
+      }
+    }
+  }
 }
 
 resource "aws_lambda_permission" "restore" {

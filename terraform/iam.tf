@@ -1,6 +1,8 @@
-# One role per function, each with only what its function does. Backup writes objects
-# and cannot read or delete them (a compromised backup role cannot destroy backups);
-# restore reads and decrypts and cannot write to S3 at all.
+# One role per function, each with only what its function does. Backup writes objects,
+# create-only (the bucket policy refuses it any write without If-None-Match), and cannot
+# read or delete them: a compromised backup role cannot rewrite or destroy backups.
+# Restore reads and decrypts and cannot write to S3 at all. Each may assume only its
+# own kind of role in other accounts.
 
 data "aws_iam_policy_document" "lambda_trust" {
   statement {
@@ -18,7 +20,7 @@ data "aws_iam_policy_document" "lambda_trust" {
 }
 
 # What both functions need to run: their log stream, traces, the dead-letter queue,
-# the trail's status, their clusters' endpoints, and the cross-account roles.
+# the trail's status and their clusters' endpoints.
 data "aws_iam_policy_document" "common" {
   statement {
     sid       = "OwnLogs"
@@ -55,18 +57,24 @@ data "aws_iam_policy_document" "common" {
     }
   }
 
+}
+
+data "aws_iam_policy_document" "remote" {
+  for_each = local.remote_roles
+
+  # The role of the function's own kind in each other account that holds a cluster.
   dynamic "statement" {
-    for_each = length(local.cross_account_roles) > 0 ? [1] : []
+    for_each = length(each.value) > 0 ? [1] : []
     content {
       sid       = "ReachClustersInOtherAccounts"
       actions   = ["sts:AssumeRole"]
-      resources = local.cross_account_roles
+      resources = each.value
     }
   }
 }
 
 data "aws_iam_policy_document" "backup" {
-  source_policy_documents = [data.aws_iam_policy_document.common.json]
+  source_policy_documents = [data.aws_iam_policy_document.common.json, data.aws_iam_policy_document.remote["backup"].json]
 
   # A large file goes up in parts; aborting a failed upload frees its parts at once
   # instead of at the lifecycle rule's next pass.
@@ -85,16 +93,8 @@ data "aws_iam_policy_document" "backup" {
     resources = ["${module.storage.bucket_arn}/claims/*"]
   }
 
-  # A retried scheduled run reads its own run's manifest (the commit marker) to stay
-  # idempotent; manifests hold names and checksums, no object contents. It lists that
-  # one key first, because without a list right S3 answers a missing key with 403,
-  # which would look the same as a real permission problem.
-  statement {
-    sid       = "ReadManifests"
-    actions   = ["s3:GetObject"]
-    resources = ["${module.storage.bucket_arn}/*/infra/*/k8s/manifest.json"]
-  }
-
+  # A retried scheduled run looks for its own run's manifest (the commit marker) to
+  # stay idempotent, by listing that one key: it may not read backups.
   statement {
     sid       = "FindManifests"
     actions   = ["s3:ListBucket"]
@@ -106,8 +106,9 @@ data "aws_iam_policy_document" "backup" {
     }
   }
 
-  # SSE-KMS writes need a data key; reading a manifest needs Decrypt. Only through S3,
-  # so the key cannot be used on anything but this bucket's objects.
+  # SSE-KMS writes need a data key; completing a multipart upload and reading a claim
+  # need Decrypt. Only through S3, so the key cannot be used on anything but this
+  # bucket's objects, of which the bucket policy lets it read only the claims.
   statement {
     sid       = "EncryptBackups"
     actions   = ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"]
@@ -121,19 +122,21 @@ data "aws_iam_policy_document" "backup" {
 }
 
 data "aws_iam_policy_document" "restore" {
-  source_policy_documents = [data.aws_iam_policy_document.common.json]
+  source_policy_documents = [data.aws_iam_policy_document.common.json, data.aws_iam_policy_document.remote["restore"].json]
 
-  # Listing finds the newest complete backup (source.backup = "latest").
+  # Listing finds the newest complete backup (source.backup = "latest"); listing a
+  # manifest's versions proves it was written once.
   statement {
     sid       = "ListBackups"
-    actions   = ["s3:ListBucket"]
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
     resources = [module.storage.bucket_arn]
   }
 
+  # Each file is read at the version its manifest records.
   statement {
     sid       = "ReadBackups"
-    actions   = ["s3:GetObject"]
-    resources = ["${module.storage.bucket_arn}/*"]
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${module.storage.bucket_arn}/*/infra/*"]
   }
 
   statement {

@@ -24,8 +24,17 @@ locals {
 
   enabled_infrastructures = { for name, infra in var.infrastructures : name => infra if infra.settings.IsEnabled }
 
-  cluster_arns        = distinct([for infra in values(var.infrastructures) : "arn:${local.partition}:eks:${local.region}:${local.account}:cluster/${infra.cluster_name}"])
-  cross_account_roles = distinct(compact([for infra in values(var.infrastructures) : infra.role_arn]))
+  cluster_arns  = distinct([for infra in values(var.infrastructures) : "arn:${local.partition}:eks:${local.region}:${local.account}:cluster/${infra.cluster_name}"])
+  cluster_names = distinct([for infra in values(var.infrastructures) : infra.cluster_name])
+  # Each function may assume only its own kind of role in other accounts.
+  remote_roles = {
+    backup  = distinct(compact([for infra in values(var.infrastructures) : infra.backup_role_arn]))
+    restore = distinct(compact([for infra in values(var.infrastructures) : infra.restore_role_arn]))
+  }
+  object_lock = var.object_lock == null ? null : {
+    mode = var.object_lock.mode
+    days = coalesce(var.object_lock.days, var.backup_retention_days)
+  }
 
   tags = merge({ "lifeboat:managed-by" = "terraform" }, var.tags)
 }
@@ -38,8 +47,12 @@ module "storage" {
   log_group_prefix                  = "/aws/lambda/${var.name_prefix}-"
   backup_retention_days             = var.backup_retention_days
   noncurrent_version_retention_days = var.noncurrent_version_retention_days
-  object_lock                       = var.object_lock
+  object_lock                       = local.object_lock
   kms_deletion_window_days          = var.kms_deletion_window_days
+  backup_role_arn                   = aws_iam_role.backup.arn
+  restore_role_arn                  = aws_iam_role.restore.arn
+  reader_arns                       = var.backup_reader_arns
+  key_administrator_arns            = var.kms_key_administrator_arns
   tags                              = local.tags
 }
 
@@ -50,5 +63,6 @@ module "trail" {
   name          = var.trail_name
   bucket_arns   = [module.storage.bucket_arn]
   function_arns = [for f in aws_lambda_function.this : f.arn]
+  object_lock   = var.trail_object_lock
   tags          = local.tags
 }

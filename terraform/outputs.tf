@@ -34,12 +34,12 @@ output "restore_function_arn" {
 }
 
 output "backup_role_arn" {
-  description = "Role of the backup function; map it in clusters whose access is managed elsewhere."
+  description = "Role of the backup function; map it to the Kubernetes group lifeboat:backup in clusters whose access is managed elsewhere."
   value       = aws_iam_role.backup.arn
 }
 
 output "restore_role_arn" {
-  description = "Role of the restore function; map it in clusters whose access is managed elsewhere."
+  description = "Role of the restore function; map it to the Kubernetes group lifeboat:restore in clusters whose access is managed elsewhere."
   value       = aws_iam_role.restore.arn
 }
 
@@ -76,4 +76,24 @@ output "trail_arn" {
 output "trail_log_bucket_name" {
   description = "Bucket of the trail's log files, when this module created the trail."
   value       = var.create_trail ? module.trail[0].log_bucket_name : null
+}
+
+output "kubernetes_rbac" {
+  description = "For each infrastructure, the ClusterRoles and bindings its cluster needs, rendered from its setting: apply with kubectl apply -f. They grant the groups lifeboat:backup and lifeboat:restore only the setting's kinds."
+  value       = { for name, rbac in module.kubernetes_rbac : name => rbac.manifest }
+}
+
+output "restore_invoke_guard_policy" {
+  description = "A policy that denies invoking the restore function to everyone but restore_invoker_arns; attach it as an SCP or permissions boundary, since Lambda's resource policy can only add invokers."
+  value       = data.aws_iam_policy_document.restore_invoke_guard.json
+}
+
+output "bucket_policy" {
+  description = "The backup bucket's policy, as applied."
+  value       = module.storage.bucket_policy_json
+}
+
+output "kms_key_policy" {
+  description = "The backup key's policy, as applied."
+  value       = module.storage.kms_key_policy_json
 }

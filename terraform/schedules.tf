@@ -18,8 +18,8 @@ locals {
         scheduled_time = "<aws.scheduler.scheduled-time>"
       },
       infra.tenants == null ? {} : { tenants = infra.tenants },
-      infra.role_arn == null ? {} : { role_arn = infra.role_arn },
-      infra.external_id == null ? {} : { external_id = infra.external_id },
+      infra.backup_role_arn == null ? {} : { role_arn = infra.backup_role_arn },
+      infra.backup_external_id == null ? {} : { external_id = infra.backup_external_id },
     )
   }
 }

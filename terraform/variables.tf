@@ -14,16 +14,20 @@ variable "infrastructures" {
     The infrastructures to back up, by name. Each is one EKS cluster in this region with its tenants
     as namespaces. `settings` is the infrastructure's backup setting, with the same three fields and
     rules as the functions apply: IsEnabled, IntervalInHours (whole hours, at least 1) and
-    K8sResourceKinds (kind names as Kubernetes spells them). `tenants` limits the backup to those
-    namespaces (all namespaces when unset). `role_arn` and `external_id` name a role the functions
-    assume first, for a cluster in another account. Removing an infrastructure removes its
-    schedule, alarm and access entries, never its backups.
+    K8sResourceKinds (kind names as Kubernetes spells them, or Kind.group to pick a group). `tenants`
+    limits the backup to those namespaces (all namespaces when unset). For a cluster in another
+    account, `backup_role_arn` and `restore_role_arn` name the roles there that the backup and the
+    restore function assume, each with its own external id; the backup function may never assume
+    the restore role. Removing an infrastructure removes its schedule, alarm and access entries,
+    never its backups.
   EOT
   type = map(object({
-    cluster_name = string
-    tenants      = optional(list(string))
-    role_arn     = optional(string)
-    external_id  = optional(string)
+    cluster_name        = string
+    tenants             = optional(list(string))
+    backup_role_arn     = optional(string)
+    backup_external_id  = optional(string)
+    restore_role_arn    = optional(string)
+    restore_external_id = optional(string)
     settings = object({
       IsEnabled        = bool
       IntervalInHours  = string
@@ -42,8 +46,13 @@ variable "infrastructures" {
   }
 
   validation {
-    condition     = alltrue([for infra in values(var.infrastructures) : length(infra.settings.K8sResourceKinds) > 0 && alltrue([for kind in infra.settings.K8sResourceKinds : can(regex("^[A-Z][A-Za-z0-9]*$", kind))])])
-    error_message = "K8sResourceKinds must be a non-empty list of kind names as Kubernetes spells them (\"Secret\", \"ConfigMap\", \"Deployment\")."
+    condition     = alltrue([for infra in values(var.infrastructures) : length(infra.settings.K8sResourceKinds) > 0 && alltrue([for kind in infra.settings.K8sResourceKinds : can(regex("^[A-Z][A-Za-z0-9]*(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", kind))])])
+    error_message = "K8sResourceKinds must be a non-empty list of kind names as Kubernetes spells them (\"Secret\", \"ConfigMap\", \"Deployment\"), or Kind.group (\"Ingress.networking.k8s.io\")."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for infra in values(var.infrastructures) : [for kind in infra.settings.K8sResourceKinds : contains(keys(local.kinds), kind)]]))
+    error_message = "K8sResourceKinds holds a kind this module has no Kubernetes RBAC rule for: add it to custom_kinds with its API group, resource (plural) and scope."
   }
 
   validation {
@@ -57,9 +66,29 @@ variable "infrastructures" {
   }
 
   validation {
-    condition     = alltrue([for infra in values(var.infrastructures) : infra.role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", infra.role_arn))])
-    error_message = "role_arn must be the ARN of an IAM role (arn:aws:iam::123456789012:role/NAME)."
+    condition     = alltrue(flatten([for infra in values(var.infrastructures) : [for arn in [infra.backup_role_arn, infra.restore_role_arn] : arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", arn))]]))
+    error_message = "backup_role_arn and restore_role_arn must be ARNs of IAM roles (arn:aws:iam::123456789012:role/NAME)."
   }
+
+  validation {
+    condition     = alltrue([for infra in values(var.infrastructures) : (infra.backup_role_arn == null) == (infra.restore_role_arn == null)])
+    error_message = "A cluster in another account needs both backup_role_arn and restore_role_arn: separate roles, so the backup function can never assume the one that writes."
+  }
+
+  validation {
+    condition     = alltrue([for infra in values(var.infrastructures) : infra.backup_role_arn == null || infra.backup_role_arn != infra.restore_role_arn])
+    error_message = "backup_role_arn and restore_role_arn must differ: the backup function must never hold a role that writes to the cluster."
+  }
+}
+
+variable "custom_kinds" {
+  description = "Kinds K8sResourceKinds may name beyond the built-in ones this module knows (custom resources, mostly), by the name the setting uses (Kind or Kind.group): their API group, resource (the plural) and scope, from which each cluster's RBAC is rendered."
+  type = map(object({
+    group      = string
+    resource   = string
+    namespaced = bool
+  }))
+  default = {}
 }
 
 variable "backup_function_zip" {
@@ -210,17 +239,39 @@ variable "noncurrent_version_retention_days" {
 }
 
 variable "object_lock" {
-  description = "Optional S3 Object Lock default retention for backups (WORM). GOVERNANCE lets privileged users lift it; COMPLIANCE lets nobody. Only takes effect on a new bucket."
+  description = "S3 Object Lock default retention of every backup version (WORM), on by default: GOVERNANCE lets principals with s3:BypassGovernanceRetention lift it, COMPLIANCE lets nobody. days defaults to backup_retention_days. Set null only for test accounts whose buckets must be emptied at will. Only a new bucket takes it."
   type = object({
     mode = string
-    days = number
+    days = optional(number)
   })
-  default = null
+  default = { mode = "GOVERNANCE" }
 
   validation {
-    condition     = var.object_lock == null || try(contains(["GOVERNANCE", "COMPLIANCE"], var.object_lock.mode) && var.object_lock.days >= 1, false)
-    error_message = "object_lock.mode must be GOVERNANCE or COMPLIANCE, and object_lock.days at least 1."
+    condition     = var.object_lock == null || try(contains(["GOVERNANCE", "COMPLIANCE"], var.object_lock.mode), false)
+    error_message = "object_lock.mode must be GOVERNANCE or COMPLIANCE (or object_lock null for none)."
   }
+
+  validation {
+    condition     = var.object_lock == null || try(coalesce(var.object_lock.days, var.backup_retention_days) >= 1, false)
+    error_message = "object_lock.days must be at least 1; give it when backup_retention_days is null."
+  }
+}
+
+variable "backup_reader_arns" {
+  description = "Principals beside the restore function's role that may read and decrypt backups (a replication role, an auditor's role). The bucket and key policies refuse everyone else, whatever their IAM policies grant."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.backup_reader_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", arn))])
+    error_message = "backup_reader_arns must be ARNs of IAM roles or users."
+  }
+}
+
+variable "kms_key_administrator_arns" {
+  description = "Principals that administer the backup key beside the account root (rotation, policy, deletion). None of them may encrypt or decrypt with it."
+  type        = list(string)
+  default     = []
 }
 
 variable "kms_deletion_window_days" {
@@ -235,7 +286,7 @@ variable "kms_deletion_window_days" {
 }
 
 variable "restore_invoker_arns" {
-  description = "IAM principal ARNs allowed to invoke the restore function through its resource policy. Nobody by default."
+  description = "IAM principal ARNs allowed to invoke the restore function: the whole list, nobody by default. Lambda's resource policy adds them; attach the restore_invoke_guard_policy output as an SCP or permissions boundary so that no one else in the account can invoke it through their own IAM policies."
   type        = list(string)
   default     = []
 
@@ -290,21 +341,9 @@ variable "function_retry_attempts" {
 }
 
 variable "manage_eks_access" {
-  description = "Create EKS access entries and policy associations for the two function roles on each infrastructure's cluster. Turn off where access is managed elsewhere (or for clusters in other accounts, which are skipped anyway)."
+  description = "Create an EKS access entry for each function role on each infrastructure's cluster in this account, mapping it to the Kubernetes group lifeboat:backup or lifeboat:restore, with no EKS access policy: what the groups may do is the kubernetes_rbac output, applied to the cluster. Turn off where access is managed elsewhere."
   type        = bool
   default     = true
-}
-
-variable "backup_access_policy_arn" {
-  description = "EKS access policy for the backup role: read-only, Secrets included."
-  type        = string
-  default     = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
-}
-
-variable "restore_access_policy_arn" {
-  description = "EKS access policy for the restore role. The edit policy writes namespaced objects; restoring Namespaces or CRDs needs AmazonEKSClusterAdminPolicy."
-  type        = string
-  default     = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 }
 
 variable "create_trail" {
@@ -333,6 +372,15 @@ variable "trail_arn" {
     condition     = var.create_trail || var.trail_arn != null
     error_message = "Set trail_arn when create_trail is false: the functions report against it and restore refuses to run unaudited."
   }
+}
+
+variable "trail_object_lock" {
+  description = "Object Lock default retention of the trail's log files (GOVERNANCE or COMPLIANCE, for days), or null for none. Only a new bucket takes it."
+  type = object({
+    mode = string
+    days = number
+  })
+  default = null
 }
 
 variable "audit_required" {

@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import boto3
 
 import emulator
+from policy import Request, allowed, kms_allowed
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "terraform"
@@ -38,6 +40,15 @@ SERVICES = [
     "s3", "scheduler", "sns", "sqs", "sts",
 ]
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+# The one principal the deployed example lets invoke restore.
+OPERATOR = f"arn:aws:iam::{ACCOUNT}:role/lifeboat-operators"
+# An infrastructure whose cluster is in another account, reached through two roles there.
+REMOTE = {"cluster_name": "far-eks",
+          "backup_role_arn": "arn:aws:iam::210987654321:role/lifeboat-backup-reader",
+          "backup_external_id": "fleet-7-backup",
+          "restore_role_arn": "arn:aws:iam::210987654321:role/lifeboat-restore-writer",
+          "restore_external_id": "fleet-7-restore",
+          "settings": {"IsEnabled": True, "IntervalInHours": "1", "K8sResourceKinds": ["Secret"]}}
 
 
 def free_port() -> int:
@@ -160,7 +171,8 @@ class TheConfigurationIsClean(unittest.TestCase):
         self.assertEqual(done.returncode, 0, f"run `terraform fmt -recursive terraform/`:\n{done.stdout}")
 
     def test_the_module_its_submodules_and_examples_validate(self):
-        for directory in [".", "modules/storage", "modules/trail", "examples/single-region", "examples/multi-region"]:
+        for directory in [".", "modules/storage", "modules/trail", "modules/hardened-bucket", "modules/kubernetes-rbac",
+                          "examples/single-region", "examples/multi-region"]:
             with self.subTest(directory=directory):
                 tf = Terraform(directory)
                 try:
@@ -169,14 +181,16 @@ class TheConfigurationIsClean(unittest.TestCase):
                 finally:
                     tf.close()
 
-    def test_the_module_readme_lists_every_variable_and_output(self):
+    def test_the_module_readme_tables_are_the_ones_its_code_generates(self):
+        done = subprocess.run([sys.executable, str(ROOT / "infra/terraform_docs.py"), str(MODULE)],
+                              capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
         readme = (MODULE / "README.md").read_text()
         for kind, path in [("variable", "variables.tf"), ("output", "outputs.tf")]:
             names = re.findall(rf'^{kind} "([^"]+)"', (MODULE / path).read_text(), re.M)
             self.assertGreater(len(names), 5)
             for name in names:
-                with self.subTest(**{kind: name}):
-                    self.assertIn(f"| `{name}` |", readme, f"terraform/README.md does not list the {kind} {name}")
+                self.assertIn(f"| `{name}` |", readme, f"the generated table lacks the {kind} {name}")
 
     def test_checkov_finds_no_failed_check(self):
         checkov = os.environ.get("LIFEBOAT_CHECKOV", "checkov")
@@ -230,24 +244,63 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         finally:
             tf.close()
 
-    def test_each_cluster_gets_read_access_for_backup_and_write_access_for_restore(self):
+    def refused(self, values) -> str:
+        """The single-region example's plan of `values`, which must fail: its error, on one line."""
+        tf = Terraform("examples/single-region", self.endpoint)
+        try:
+            tf.run("init")
+            done = tf.run("plan", tf.tfvars(values), check=False)
+            self.assertNotEqual(done.returncode, 0, "the plan was accepted")
+            return " ".join(done.stderr.split())
+        finally:
+            tf.close()
+
+    def test_each_cluster_maps_the_roles_to_groups_whose_rbac_is_rendered_from_the_setting_with_no_eks_policy(self):
         plan = self.plan("examples/single-region", example_vars(manage_eks_access=True))
         changes = [c for c in plan["resource_changes"] if c["type"].startswith("aws_eks_access")]
-        # Keyed "<infrastructure>/<function>"; the role ARNs are not known before apply.
-        policies = {(c["index"], c["change"]["after"]["cluster_name"]): c["change"]["after"]["policy_arn"]
-                    for c in changes if c["type"] == "aws_eks_access_policy_association"}
-        view = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
-        edit = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+        self.assertEqual({c["type"] for c in changes}, {"aws_eks_access_entry"},
+                         "a cluster-wide EKS access policy would grant more than the setting's kinds")
+        groups = {(c["index"], c["change"]["after"]["cluster_name"]): c["change"]["after"]["kubernetes_groups"]
+                  for c in changes}
         expected = {}
         for infra in ["prod", "staging", "dev"]:
-            expected[(f"{infra}/backup", f"{infra}-eks")] = view
-            expected[(f"{infra}/restore", f"{infra}-eks")] = edit
-        self.assertEqual(policies, expected)
-        scopes = {c["change"]["after"]["access_scope"][0]["type"] for c in changes
-                  if c["type"] == "aws_eks_access_policy_association"}
-        self.assertEqual(scopes, {"cluster"})
-        entries = sorted(c["index"] for c in changes if c["type"] == "aws_eks_access_entry")
-        self.assertEqual(entries, sorted(index for index, _ in expected))
+            expected[(f"{infra}/backup", f"{infra}-eks")] = ["lifeboat:backup"]
+            expected[(f"{infra}/restore", f"{infra}-eks")] = ["lifeboat:restore"]
+        self.assertEqual(groups, expected)
+        rbac = plan["planned_values"]["outputs"]["kubernetes_rbac"]["value"]
+        staging = rbac["staging"]
+        self.assertIn('"secrets"', staging)
+        self.assertNotIn('"configmaps"', staging, "staging backs up Secrets only")
+        self.assertNotIn('"*"', "".join(rbac.values()), "a wildcard in the rendered RBAC")
+
+    def test_the_local_stacks_rbac_is_what_the_module_renders_for_its_setting(self):
+        local = {"cluster_name": "lifeboat-local",
+                 "settings": {"IsEnabled": True, "IntervalInHours": "1", "K8sResourceKinds": ["Secret", "ConfigMap"]}}
+        plan = self.plan("examples/single-region", example_vars(infrastructures={"local": local}))
+        rendered = plan["planned_values"]["outputs"]["kubernetes_rbac"]["value"]["local"]
+        committed = "".join(line for line in (ROOT / "infra/rbac.yaml").read_text().splitlines(keepends=True)
+                            if not line.startswith("#"))
+        self.assertEqual(committed.strip(), rendered.strip(),
+                         "infra/rbac.yaml drifted from the module: write the kubernetes_rbac output for this setting there")
+
+    def test_a_setting_may_name_rbac_and_custom_kinds_and_restore_may_then_bind_and_escalate(self):
+        infra = {"cluster_name": "c", "settings": {"IsEnabled": True, "IntervalInHours": "1",
+                                                   "K8sResourceKinds": ["Role", "Ingress.networking.k8s.io", "Widget"]}}
+        custom = {"Widget": {"group": "example.com", "resource": "widgets", "namespaced": True}}
+        plan = self.plan("examples/single-region", example_vars(infrastructures={"apps": infra}, custom_kinds=custom))
+        rendered = plan["planned_values"]["outputs"]["kubernetes_rbac"]["value"]["apps"]
+        for expected in ['"widgets"', '"example.com"', '"ingresses"', '"roles"', '"bind"', '"escalate"']:
+            self.assertIn(expected, rendered)
+        unknown = {"cluster_name": "c", "settings": {"IsEnabled": True, "IntervalInHours": "1",
+                                                     "K8sResourceKinds": ["Gadget"]}}
+        self.assertIn("add it to custom_kinds", self.refused(example_vars(infrastructures={"apps": unknown})))
+
+    def test_a_cluster_in_another_account_gets_no_access_entry_here_and_its_roles_must_differ(self):
+        plan = self.plan("examples/single-region", example_vars(infrastructures={"far": REMOTE}, manage_eks_access=True))
+        self.assertFalse([c for c in plan["resource_changes"] if c["type"] == "aws_eks_access_entry"],
+                         "a cluster of another account is mapped there, not here")
+        same = dict(REMOTE, restore_role_arn=REMOTE["backup_role_arn"])
+        self.assertIn("must differ", self.refused(example_vars(infrastructures={"far": same})))
 
     def test_both_functions_send_failed_invocations_to_the_dead_letter_queue(self):
         # moto keeps no DeadLetterConfig on a function, so the plan's configuration shows it.
@@ -291,7 +344,7 @@ class TheSingleRegionExampleDeploys(Emulated):
         super().setUpClass()
         cls.tf = Terraform("examples/single-region", cls.endpoint)
         cls.tf.run("init")
-        cls.tf.run("apply", "-auto-approve", cls.tf.tfvars(example_vars()))
+        cls.tf.run("apply", "-auto-approve", cls.tf.tfvars(example_vars(restore_invoker_arns=[OPERATOR])))
         cls.outputs = {k: v["value"] for k, v in json.loads(cls.tf.run("output", "-json").stdout).items()}
         cls.bucket = cls.outputs["bucket_name"]
 
@@ -389,8 +442,7 @@ class TheSingleRegionExampleDeploys(Emulated):
         claims = f"{bucket_arn}/claims/*"
         self.assertEqual(self.grants(statements, "s3:PutObject"), sorted([f"{bucket_arn}/*/infra/*", claims]))
         self.assertEqual(self.grants(statements, "s3:AbortMultipartUpload"), [f"{bucket_arn}/*/infra/*"])
-        self.assertEqual(self.grants(statements, "s3:GetObject"),
-                         sorted([f"{bucket_arn}/*/infra/*/k8s/manifest.json", claims]))
+        self.assertEqual(self.grants(statements, "s3:GetObject"), [claims])
         listing = [s for s in statements if "s3:ListBucket" in s["Action"]]
         self.assertEqual(len(listing), 1)
         self.assertEqual(listing[0]["Condition"], {"StringLike": {"s3:prefix": "*/infra/*/k8s/manifest.json"}})
@@ -400,25 +452,112 @@ class TheSingleRegionExampleDeploys(Emulated):
                          sorted(f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{c}" for c in ["prod-eks", "staging-eks", "dev-eks"]))
         trail = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/lifeboat-audit"
         self.assertEqual(self.grants(statements, "cloudtrail:GetTrailStatus"), [trail])
+        self.assertEqual(self.grants(statements, "sts:AssumeRole"), [])
 
     def test_restore_may_read_and_decrypt_backups_and_write_nothing_to_s3(self):
         statements = self.role_policy(f"lifeboat-restore-{REGION}")
         bucket_arn = f"arn:aws:s3:::{self.bucket}"
-        self.assertEqual(self.grants(statements, "s3:GetObject"), [f"{bucket_arn}/*"])
+        self.assertEqual(self.grants(statements, "s3:GetObject"), [f"{bucket_arn}/*/infra/*"])
+        self.assertEqual(self.grants(statements, "s3:GetObjectVersion"), [f"{bucket_arn}/*/infra/*"])
         self.assertEqual(self.grants(statements, "s3:ListBucket"), [bucket_arn])
         self.assertEqual(len(self.grants(statements, "kms:Decrypt")), 1)
         s3_actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
                       if a.startswith("s3:")}
-        self.assertEqual(s3_actions, {"s3:GetObject", "s3:ListBucket"})
+        self.assertEqual(s3_actions, {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"})
         self.assertEqual(self.grants(statements, "kms:GenerateDataKey"), [])
 
-    def test_nobody_may_invoke_restore_by_default(self):
-        lam = self.aws("lambda")
-        try:
-            policy = json.loads(lam.get_policy(FunctionName="lifeboat-restore")["Policy"])
-            self.assertEqual(policy.get("Statement", []), [])
-        except lam.exceptions.ResourceNotFoundException:
-            pass
+    def test_object_lock_holds_every_backup_version_for_the_retention_days_by_default(self):
+        lock = self.aws("s3").get_object_lock_configuration(Bucket=self.bucket)["ObjectLockConfiguration"]
+        self.assertEqual(lock["ObjectLockEnabled"], "Enabled")
+        retention = lock["Rule"]["DefaultRetention"]
+        self.assertEqual((retention["Mode"], retention["Days"], retention.get("Years", 0)), ("GOVERNANCE", 90, 0))
+
+    def test_the_trails_log_bucket_is_hardened_as_the_backup_bucket_is(self):
+        s3 = self.aws("s3")
+        logs = self.outputs["trail_log_bucket_name"]
+        self.assertEqual(s3.get_bucket_versioning(Bucket=logs)["Status"], "Enabled")
+        block = s3.get_public_access_block(Bucket=logs)["PublicAccessBlockConfiguration"]
+        self.assertEqual(set(block.values()), {True})
+        policy = json.loads(s3.get_bucket_policy(Bucket=logs)["Policy"])
+        insecure = next(st for st in policy["Statement"] if st["Sid"] == "DenyInsecureTransport")
+        self.assertEqual(insecure["Condition"], {"Bool": {"aws:SecureTransport": "false"}})
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=logs)["Rules"]
+        self.assertEqual(rules[0]["Expiration"]["Days"], 365)
+        rule = s3.get_bucket_encryption(Bucket=logs)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        self.assertEqual(rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"], "aws:kms")
+
+    def test_each_function_serves_only_the_deployments_infrastructures_clusters_region_and_bucket(self):
+        for name in ["backup", "restore"]:
+            with self.subTest(function=name):
+                env = self.function(name)["Configuration"]["Environment"]["Variables"]
+                self.assertEqual(sorted(env["LIFEBOAT_ALLOWED_INFRASTRUCTURES"].split(",")), ["dev", "prod", "staging"])
+                self.assertEqual(sorted(env["LIFEBOAT_ALLOWED_CLUSTERS"].split(",")), ["dev-eks", "prod-eks", "staging-eks"])
+                self.assertEqual(env["LIFEBOAT_ALLOWED_REGIONS"], REGION)
+                self.assertEqual(env["LIFEBOAT_ALLOWED_BUCKETS"], self.bucket)
+                self.assertEqual(env["LIFEBOAT_ALLOWED_ROLE_ARNS"], "")
+
+    def test_only_the_listed_invokers_may_invoke_restore_once_the_guard_is_attached(self):
+        policy = json.loads(self.aws("lambda").get_policy(FunctionName="lifeboat-restore")["Policy"])
+        principals = [st["Principal"]["AWS"] if isinstance(st["Principal"], dict) else st["Principal"]
+                      for st in policy["Statement"]]
+        self.assertEqual(principals, [OPERATOR])
+        restore = self.function("restore")["Configuration"]["FunctionArn"]
+        guard = json.loads(self.outputs["restore_invoke_guard_policy"])
+        admin = [{"Statement": [{"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}]}]
+        someone = f"arn:aws:iam::{ACCOUNT}:role/platform-admin"
+        invoke = lambda who: Request(who, "lambda:InvokeFunction", restore)  # noqa: E731
+        self.assertTrue(allowed(invoke(someone), admin), "without the guard an account admin invokes restore")
+        self.assertFalse(allowed(invoke(someone), admin, guards=[guard]))
+        self.assertTrue(allowed(invoke(OPERATOR), admin, guards=[guard]))
+
+    def test_a_third_role_with_read_and_decrypt_in_its_own_policy_gets_no_backup(self):
+        bucket, key = json.loads(self.outputs["bucket_policy"]), json.loads(self.outputs["kms_key_policy"])
+        key_arn = self.outputs["kms_key_arn"]
+        backup_object = f"arn:aws:s3:::{self.bucket}/2026/11/22/130000/infra/prod/k8s/namespaces/t/secrets.json"
+        via_s3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+        third = f"arn:aws:iam::{ACCOUNT}:role/curious-admin"
+        its_own = [{"Statement": [{"Effect": "Allow", "Action": ["s3:*", "kms:*"], "Resource": "*"}]}]
+        for action in ["s3:GetObject", "s3:GetObjectVersion"]:
+            self.assertFalse(allowed(Request(third, action, backup_object), its_own, bucket), action)
+        self.assertFalse(kms_allowed(Request(third, "kms:Decrypt", key_arn, via_s3), its_own, key))
+        # The account still administers the key, without being able to decrypt with it.
+        root = f"arn:aws:iam::{ACCOUNT}:root"
+        self.assertTrue(kms_allowed(Request(root, "kms:ScheduleKeyDeletion", key_arn), its_own, key))
+        self.assertFalse(kms_allowed(Request(root, "kms:Decrypt", key_arn, via_s3), its_own, key))
+        # The restore role, with the policy the module gives it, reads and decrypts.
+        restore = f"arn:aws:iam::{ACCOUNT}:role/lifeboat-restore-{REGION}"
+        granted = [{"Statement": self.role_policy(f"lifeboat-restore-{REGION}")}]
+        for action in ["s3:GetObject", "s3:GetObjectVersion"]:
+            self.assertTrue(allowed(Request(restore, action, backup_object), granted, bucket), action)
+        self.assertTrue(kms_allowed(Request(restore, "kms:Decrypt", key_arn, via_s3), granted, key))
+        self.assertFalse(kms_allowed(Request(restore, "kms:Decrypt", key_arn), granted, key),
+                         "the key is used only through S3")
+        self.assertFalse(allowed(Request(restore, "s3:PutObject", backup_object), granted, bucket))
+
+    def test_the_backup_role_writes_create_only_and_reads_or_deletes_no_backup(self):
+        bucket, key = json.loads(self.outputs["bucket_policy"]), json.loads(self.outputs["kms_key_policy"])
+        key_arn = self.outputs["kms_key_arn"]
+        backup = f"arn:aws:iam::{ACCOUNT}:role/lifeboat-backup-{REGION}"
+        granted = [{"Statement": self.role_policy(f"lifeboat-backup-{REGION}")}]
+        backup_object = f"arn:aws:s3:::{self.bucket}/2026/11/22/130000/infra/prod/k8s/namespaces/t/secrets.json"
+        claim = f"arn:aws:s3:::{self.bucket}/claims/2026/11/22/130000/prod.json"
+        encrypted = {"s3:x-amz-server-side-encryption": "aws:kms"}
+        write = {**encrypted, "s3:ObjectCreationOperation": "true"}
+        put = lambda resource, context: allowed(Request(backup, "s3:PutObject", resource, context), granted, bucket)  # noqa: E731
+        self.assertFalse(put(backup_object, write), "a write over a backup without If-None-Match went through")
+        self.assertTrue(put(backup_object, {**write, "s3:if-none-match": "*"}))
+        # Starting a multipart upload and sending its parts cannot carry the header.
+        self.assertTrue(put(backup_object, {**encrypted, "s3:ObjectCreationOperation": "false"}))
+        self.assertTrue(put(claim, write), "the claim is taken and released by overwriting it")
+        self.assertFalse(put(backup_object, {"s3:ObjectCreationOperation": "true", "s3:if-none-match": "*"}),
+                         "a write without SSE-KMS went through")
+        for action in ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                       "s3:BypassGovernanceRetention", "s3:PutObjectRetention"]:
+            self.assertFalse(allowed(Request(backup, action, backup_object), granted, bucket), action)
+        self.assertTrue(allowed(Request(backup, "s3:GetObject", claim), granted, bucket))
+        via_s3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+        self.assertTrue(kms_allowed(Request(backup, "kms:GenerateDataKey", key_arn, via_s3), granted, key))
+        self.assertFalse(kms_allowed(Request(backup, "kms:Decrypt", key_arn), granted, key))
 
     def test_each_enabled_infrastructure_has_a_schedule_with_its_rate_and_backup_event(self):
         scheduler = self.aws("scheduler")
@@ -483,6 +622,35 @@ class TheSingleRegionExampleDeploys(Emulated):
         self.assertEqual(filters[0]["metricTransformations"][0]["metricName"], "SuccessfulBackups")
 
 
+class ClustersInOtherAccounts(Emulated):
+    """Each function assumes only its own kind of role there; the backup function never the restore one."""
+
+    def test_each_function_may_assume_and_is_told_only_its_own_remote_role(self):
+        tf = Terraform("examples/single-region", self.endpoint)
+        try:
+            tf.run("init")
+            tf.run("apply", "-auto-approve", tf.tfvars(example_vars(infrastructures={"far": REMOTE})))
+            iam, lam = self.aws("iam"), self.aws("lambda")
+            for function, own, other in [("backup", REMOTE["backup_role_arn"], REMOTE["restore_role_arn"]),
+                                         ("restore", REMOTE["restore_role_arn"], REMOTE["backup_role_arn"])]:
+                with self.subTest(function=function):
+                    role = f"lifeboat-{function}-{REGION}"
+                    documents = []
+                    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+                        doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+                        documents.append(json.loads(doc) if isinstance(doc, str) else doc)
+                    me = f"arn:aws:iam::{ACCOUNT}:role/{role}"
+                    self.assertTrue(allowed(Request(me, "sts:AssumeRole", own), documents))
+                    self.assertFalse(allowed(Request(me, "sts:AssumeRole", other), documents))
+                    env = lam.get_function(FunctionName=f"lifeboat-{function}")["Configuration"]["Environment"]["Variables"]
+                    self.assertEqual(env["LIFEBOAT_ALLOWED_ROLE_ARNS"], own)
+            target = self.aws("scheduler").get_schedule(Name="lifeboat-backup-far")["Target"]
+            event = json.loads(target["Input"])
+            self.assertEqual((event["role_arn"], event["external_id"]), (REMOTE["backup_role_arn"], "fleet-7-backup"))
+        finally:
+            tf.close()
+
+
 class BackupsOutliveTheDeployment(Emulated):
     """Removing an infrastructure, and destroying the deployment, never deletes a backup."""
 
@@ -510,8 +678,9 @@ class BackupsOutliveTheDeployment(Emulated):
             self.assertEqual(len(self.aws("lambda").list_functions()["Functions"]), 2,
                              "a refused destroy removed something")
 
-            # The uninstall the README describes: let go of the storage, destroy the rest.
-            tf.run("state", "rm", "module.lifeboat.module.storage")
+            # The uninstall the README describes: let go of the storage and the trail's log
+            # bucket, destroy the rest.
+            tf.run("state", "rm", "module.lifeboat.module.storage", "module.lifeboat.module.trail[0].module.logs")
             tf.run("destroy", "-auto-approve", tf.tfvars(example_vars()))
             self.assertEqual(self.aws("lambda").list_functions()["Functions"], [])
             self.assertEqual(self.aws("scheduler").list_schedules()["Schedules"], [])

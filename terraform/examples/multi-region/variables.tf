@@ -12,17 +12,8 @@ variable "secondary_region" {
 
 variable "primary_infrastructures" {
   description = "Infrastructures whose clusters are in the primary region."
-  type = map(object({
-    cluster_name = string
-    tenants      = optional(list(string))
-    role_arn     = optional(string)
-    external_id  = optional(string)
-    settings = object({
-      IsEnabled        = bool
-      IntervalInHours  = string
-      K8sResourceKinds = list(string)
-    })
-  }))
+  # The module checks every field and rule; the example passes them through.
+  type = any
   default = {
     prod-us = {
       cluster_name = "prod-us-eks"
@@ -33,17 +24,8 @@ variable "primary_infrastructures" {
 
 variable "secondary_infrastructures" {
   description = "Infrastructures whose clusters are in the secondary region."
-  type = map(object({
-    cluster_name = string
-    tenants      = optional(list(string))
-    role_arn     = optional(string)
-    external_id  = optional(string)
-    settings = object({
-      IsEnabled        = bool
-      IntervalInHours  = string
-      K8sResourceKinds = list(string)
-    })
-  }))
+  # The module checks every field and rule; the example passes them through.
+  type = any
   default = {
     prod-eu = {
       cluster_name = "prod-eu-eks"

@@ -13,4 +13,5 @@ module "lifeboat" {
   restore_invoker_arns = var.restore_invoker_arns
   alarm_sns_topic_arn  = var.alarm_sns_topic_arn
   object_lock          = var.object_lock
+  custom_kinds         = var.custom_kinds
 }

@@ -6,17 +6,8 @@ variable "region" {
 
 variable "infrastructures" {
   description = "Infrastructures to back up (see the module's variable of the same name)."
-  type = map(object({
-    cluster_name = string
-    tenants      = optional(list(string))
-    role_arn     = optional(string)
-    external_id  = optional(string)
-    settings = object({
-      IsEnabled        = bool
-      IntervalInHours  = string
-      K8sResourceKinds = list(string)
-    })
-  }))
+  # The module checks every field and rule; the example passes them through.
+  type = any
   default = {
     prod = {
       cluster_name = "prod-eks"
@@ -63,10 +54,20 @@ variable "alarm_sns_topic_arn" {
 }
 
 variable "object_lock" {
-  description = "Optional Object Lock default retention."
+  description = "Object Lock default retention of backups (the module's default: GOVERNANCE for the retention days); null turns it off, for test accounts only."
   type = object({
     mode = string
-    days = number
+    days = optional(number)
   })
-  default = null
+  default = { mode = "GOVERNANCE" }
+}
+
+variable "custom_kinds" {
+  description = "Kinds beyond the built-in ones the settings may name (see the module's variable of the same name)."
+  type = map(object({
+    group      = string
+    resource   = string
+    namespaced = bool
+  }))
+  default = {}
 }

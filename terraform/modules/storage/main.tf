@@ -2,6 +2,10 @@
 # (prevent_destroy): backups must outlive the deployment that wrote them, and deleting
 # the key would make every backup unreadable. To uninstall lifeboat and keep its
 # backups, remove this module from the state first (see the README).
+#
+# Who may do what is decided here, in the resource policies, not only in the roles'
+# own policies: an identity policy elsewhere in the account that grants s3:GetObject or
+# kms:Decrypt on "*" gets nothing from this bucket or key.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -11,21 +15,77 @@ locals {
   account   = data.aws_caller_identity.current.account_id
   partition = data.aws_partition.current.partition
   region    = data.aws_region.current.name
+  readers   = concat([var.restore_role_arn], var.reader_arns)
+
+  # What administering a key takes, and nothing that encrypts or decrypts with it.
+  key_administration = [
+    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+    "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+    "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+  ]
+  via_s3 = "s3.${local.region}.amazonaws.com"
 }
 
 data "aws_iam_policy_document" "key" {
-  # The account administers the key; the functions' own use of it is granted by their
-  # IAM policies, which this statement lets take effect.
-  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key only; account administration is the AWS default key policy.
+  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key only.
   #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only.
   #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only.
+
+  # The account keeps administration, so the key is never orphaned, but no use of it:
+  # without kms:Decrypt here, no identity policy in the account can grant reading
+  # backups to anyone the statements below do not name.
   statement {
     sid       = "AccountAdministers"
-    actions   = ["kms:*"]
+    actions   = local.key_administration
     resources = ["*"]
     principals {
       type        = "AWS"
       identifiers = ["arn:${local.partition}:iam::${local.account}:root"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.key_administrator_arns) > 0 ? [1] : []
+    content {
+      sid       = "NamedAdministrators"
+      actions   = local.key_administration
+      resources = ["*"]
+      principals {
+        type        = "AWS"
+        identifiers = var.key_administrator_arns
+      }
+    }
+  }
+
+  # Writes need data keys. Decrypt too: S3 reads the parts of a multipart upload back
+  # to complete it. Only through S3, whose bucket policy refuses this role reads.
+  statement {
+    sid       = "BackupEncrypts"
+    actions   = ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = [var.backup_role_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [local.via_s3]
+    }
+  }
+
+  statement {
+    sid       = "RestoreAndReadersDecrypt"
+    actions   = ["kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = local.readers
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [local.via_s3]
     }
   }
 
@@ -63,122 +123,14 @@ resource "aws_kms_alias" "backups" {
   target_key_id = aws_kms_key.backups.key_id
 }
 
-resource "aws_s3_bucket" "backups" {
-  #checkov:skip=CKV_AWS_144:Backups are regional by design (one bucket per region that holds clusters); cross-region replication is the operator's choice.
-  #checkov:skip=CKV_AWS_18:Every read and write of a backup object is recorded by the CloudTrail data events this module sets up; server access logs would repeat them.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes object-created events; the functions' reports and CloudTrail say what was written.
-  bucket              = var.bucket_name
-  force_destroy       = false
-  object_lock_enabled = var.object_lock != null
-  tags                = var.tags
-
-  lifecycle {
-    prevent_destroy = true
-  }
-}
-
-resource "aws_s3_bucket_ownership_controls" "backups" {
-  bucket = aws_s3_bucket.backups.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "backups" {
-  bucket                  = aws_s3_bucket.backups.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_versioning" "backups" {
-  bucket = aws_s3_bucket.backups.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "backups" {
-  bucket = aws_s3_bucket.backups.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.backups.arn
-    }
-    # One KMS request per bucket key instead of per object: a backup writes thousands.
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "backups" {
-  bucket = aws_s3_bucket.backups.id
-
-  rule {
-    id     = "expire-backups"
-    status = "Enabled"
-    filter {}
-
-    dynamic "expiration" {
-      for_each = var.backup_retention_days == null ? [] : [var.backup_retention_days]
-      content {
-        days = expiration.value
-      }
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_retention_days
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.backups]
-}
-
-resource "aws_s3_bucket_object_lock_configuration" "backups" {
-  count  = var.object_lock == null ? 0 : 1
-  bucket = aws_s3_bucket.backups.id
-
-  rule {
-    default_retention {
-      mode = var.object_lock.mode
-      days = var.object_lock.days
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.backups]
-}
-
 data "aws_iam_policy_document" "bucket" {
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.backups.arn,
-      "${aws_s3_bucket.backups.arn}/*",
-    ]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
   # The functions ask for SSE-KMS with this bucket's key on every write; anything else
   # is a write that did not come from them or that would escape the key.
   statement {
     sid       = "DenyWritesWithoutKmsEncryption"
     effect    = "Deny"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.backups.arn}/*"]
+    resources = ["arn:${local.partition}:s3:::${var.bucket_name}/*"]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -194,7 +146,7 @@ data "aws_iam_policy_document" "bucket" {
     sid       = "DenyWritesWithAnotherKey"
     effect    = "Deny"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.backups.arn}/*"]
+    resources = ["arn:${local.partition}:s3:::${var.bucket_name}/*"]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -211,11 +163,89 @@ data "aws_iam_policy_document" "bucket" {
       values   = [aws_kms_key.backups.arn]
     }
   }
+
+  # Backups are create-only. The backup role's object writes (PutObject, and the
+  # CompleteMultipartUpload that ends an upload) must carry If-None-Match, so S3 refuses
+  # any that would replace an object; starting an upload and sending its parts cannot
+  # carry it and are exempt (s3:ObjectCreationOperation false). Its claims, which it
+  # takes and releases by overwriting, are the one exception.
+  statement {
+    sid           = "DenyBackupWritesOverBackups"
+    effect        = "Deny"
+    actions       = ["s3:PutObject"]
+    not_resources = ["arn:${local.partition}:s3:::${var.bucket_name}/claims/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [var.backup_role_arn]
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:if-none-match"
+      values   = ["true"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "s3:ObjectCreationOperation"
+      values   = ["true"]
+    }
+  }
+
+  # Backups hold every Secret of a fleet: only the restore role and the readers an
+  # operator names may read them, whatever else the account's IAM policies grant.
+  statement {
+    sid       = "DenyBackupReadsToOthers"
+    effect    = "Deny"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["arn:${local.partition}:s3:::${var.bucket_name}/*/infra/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = local.readers
+    }
+  }
+
+  # Neither function may remove or unlock what is stored, whatever its role is given.
+  statement {
+    sid = "DenyFunctionsDeletingOrUnlocking"
+    actions = [
+      "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention",
+      "s3:PutObjectLegalHold", "s3:BypassGovernanceRetention", "s3:PutLifecycleConfiguration",
+      "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning",
+    ]
+    effect = "Deny"
+    resources = [
+      "arn:${local.partition}:s3:::${var.bucket_name}",
+      "arn:${local.partition}:s3:::${var.bucket_name}/*",
+    ]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [var.backup_role_arn, var.restore_role_arn]
+    }
+  }
 }
 
-resource "aws_s3_bucket_policy" "backups" {
-  bucket = aws_s3_bucket.backups.id
-  policy = data.aws_iam_policy_document.bucket.json
+module "bucket" {
+  source = "../hardened-bucket"
 
-  depends_on = [aws_s3_bucket_public_access_block.backups]
+  bucket_name                        = var.bucket_name
+  kms_key_arn                        = aws_kms_key.backups.arn
+  object_lock                        = var.object_lock
+  expiration_days                    = var.backup_retention_days
+  noncurrent_version_expiration_days = var.noncurrent_version_retention_days
+  policy_documents                   = [data.aws_iam_policy_document.bucket.json]
+  tags                               = var.tags
 }

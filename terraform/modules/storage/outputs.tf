@@ -1,11 +1,16 @@
 output "bucket_name" {
   description = "Name of the backup bucket."
-  value       = aws_s3_bucket.backups.id
+  value       = module.bucket.bucket_name
 }
 
 output "bucket_arn" {
   description = "ARN of the backup bucket."
-  value       = aws_s3_bucket.backups.arn
+  value       = module.bucket.bucket_arn
+}
+
+output "bucket_policy_json" {
+  description = "The backup bucket's policy, as applied."
+  value       = module.bucket.policy_json
 }
 
 output "kms_key_arn" {
@@ -16,4 +21,9 @@ output "kms_key_arn" {
 output "kms_key_alias" {
   description = "Alias of that key."
   value       = aws_kms_alias.backups.name
+}
+
+output "kms_key_policy_json" {
+  description = "The key's policy, as applied."
+  value       = data.aws_iam_policy_document.key.json
 }

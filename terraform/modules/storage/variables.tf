@@ -26,7 +26,7 @@ variable "noncurrent_version_retention_days" {
 }
 
 variable "object_lock" {
-  description = "Object Lock default retention, or null."
+  description = "Object Lock default retention (GOVERNANCE or COMPLIANCE, for days), or null for none."
   type = object({
     mode = string
     days = number
@@ -44,4 +44,26 @@ variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "backup_role_arn" {
+  description = "Role of the backup function: may write backups, create-only, and use the key to do so."
+  type        = string
+}
+
+variable "restore_role_arn" {
+  description = "Role of the restore function: may read and decrypt backups."
+  type        = string
+}
+
+variable "reader_arns" {
+  description = "Further principals (roles, users) that may read and decrypt backups, such as a replication role or an auditor."
+  type        = list(string)
+  default     = []
+}
+
+variable "key_administrator_arns" {
+  description = "Principals that administer the key beside the account root. None may encrypt or decrypt with it."
+  type        = list(string)
+  default     = []
 }

@@ -67,77 +67,11 @@ resource "aws_kms_key" "trail" {
   tags                    = var.tags
 }
 
-resource "aws_s3_bucket" "logs" {
-  #checkov:skip=CKV_AWS_144:The trail's log files are validated by CloudTrail's digests; replicating them is the operator's choice.
-  #checkov:skip=CKV_AWS_18:This bucket holds the audit log itself; logging access to it into another bucket is the operator's choice.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes object-created events of the log bucket.
-  bucket        = local.log_bucket
-  force_destroy = false
-  tags          = var.tags
-}
-
-resource "aws_s3_bucket_ownership_controls" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "logs" {
-  bucket                  = aws_s3_bucket.logs.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_versioning" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.trail.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  rule {
-    id     = "expire-trail-logs"
-    status = "Enabled"
-    filter {}
-
-    expiration {
-      days = var.log_retention_days
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.logs]
-}
-
 data "aws_iam_policy_document" "logs" {
   statement {
     sid       = "TrailChecksAcl"
     actions   = ["s3:GetBucketAcl"]
-    resources = [aws_s3_bucket.logs.arn]
+    resources = ["arn:${local.partition}:s3:::${local.log_bucket}"]
     principals {
       type        = "Service"
       identifiers = ["cloudtrail.amazonaws.com"]
@@ -152,7 +86,7 @@ data "aws_iam_policy_document" "logs" {
   statement {
     sid       = "TrailWrites"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.logs.arn}/AWSLogs/${local.account}/*"]
+    resources = ["arn:${local.partition}:s3:::${local.log_bucket}/AWSLogs/${local.account}/*"]
     principals {
       type        = "Service"
       identifiers = ["cloudtrail.amazonaws.com"]
@@ -164,37 +98,27 @@ data "aws_iam_policy_document" "logs" {
     }
   }
 
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.logs.arn,
-      "${aws_s3_bucket.logs.arn}/*",
-    ]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
 }
 
-resource "aws_s3_bucket_policy" "logs" {
-  bucket     = aws_s3_bucket.logs.id
-  policy     = data.aws_iam_policy_document.logs.json
-  depends_on = [aws_s3_bucket_public_access_block.logs]
+# Hardened as the backup bucket is (TLS only, never public, versioned, an optional
+# Object Lock), with a lifecycle of its own.
+module "logs" {
+  source = "../hardened-bucket"
+
+  bucket_name                        = local.log_bucket
+  kms_key_arn                        = aws_kms_key.trail.arn
+  object_lock                        = var.object_lock
+  expiration_days                    = var.log_retention_days
+  noncurrent_version_expiration_days = var.noncurrent_version_retention_days
+  policy_documents                   = [data.aws_iam_policy_document.logs.json]
+  tags                               = var.tags
 }
 
 resource "aws_cloudtrail" "this" {
   #checkov:skip=CKV2_AWS_10:The audit record is the validated log files in S3; sending them to CloudWatch Logs as well is the operator's choice.
   #checkov:skip=CKV_AWS_252:Nothing subscribes to log-file delivery notifications.
   name                          = var.name
-  s3_bucket_name                = aws_s3_bucket.logs.id
+  s3_bucket_name                = module.logs.bucket_name
   kms_key_id                    = aws_kms_key.trail.arn
   is_multi_region_trail         = true
   include_global_service_events = true
@@ -217,5 +141,5 @@ resource "aws_cloudtrail" "this" {
     }
   }
 
-  depends_on = [aws_s3_bucket_policy.logs]
+  depends_on = [module.logs]
 }

@@ -10,7 +10,7 @@ output "trail_name" {
 
 output "log_bucket_name" {
   description = "Bucket the trail writes its log files to."
-  value       = aws_s3_bucket.logs.id
+  value       = module.logs.bucket_name
 }
 
 output "kms_key_arn" {

@@ -46,6 +46,21 @@ variable "log_retention_days" {
   }
 }
 
+variable "noncurrent_version_retention_days" {
+  description = "Days an overwritten or deleted version of a log file is kept."
+  type        = number
+  default     = 30
+}
+
+variable "object_lock" {
+  description = "Object Lock default retention of the log files (GOVERNANCE or COMPLIANCE, for days), or null for none."
+  type = object({
+    mode = string
+    days = number
+  })
+  default = null
+}
+
 variable "kms_deletion_window_days" {
   description = "Waiting period of a scheduled deletion of the trail's key."
   type        = number
