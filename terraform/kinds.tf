@@ -52,7 +52,9 @@ locals {
   kinds           = merge(local.builtin_kinds, local.qualified_kinds, var.custom_kinds)
 
   infrastructure_kinds = {
-    for name, infra in var.infrastructures : name => [for kind in infra.settings.K8sResourceKinds : local.kinds[kind]]
+    for name, infra in var.infrastructures : name => [
+      for kind in infra.settings.K8sResourceKinds : local.kinds[kind] if !contains(coalesce(infra.exclude_kinds, []), kind)
+    ]
   }
 }
 

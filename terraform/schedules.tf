@@ -18,6 +18,9 @@ locals {
         scheduled_time = "<aws.scheduler.scheduled-time>"
       },
       infra.tenants == null ? {} : { tenants = infra.tenants },
+      infra.tenant_selector == null ? {} : { tenant_selector = infra.tenant_selector },
+      infra.exclude_tenants == null ? {} : { exclude_tenants = infra.exclude_tenants },
+      infra.exclude_kinds == null ? {} : { exclude_kinds = infra.exclude_kinds },
       infra.backup_role_arn == null ? {} : { role_arn = infra.backup_role_arn },
       infra.backup_external_id == null ? {} : { external_id = infra.backup_external_id },
     )

@@ -15,7 +15,9 @@ variable "infrastructures" {
     as namespaces. `settings` is the infrastructure's backup setting, with the same three fields and
     rules as the functions apply: IsEnabled, IntervalInHours (whole hours, at least 1) and
     K8sResourceKinds (kind names as Kubernetes spells them, or Kind.group to pick a group). `tenants`
-    limits the backup to those namespaces (all namespaces when unset). For a cluster in another
+    limits the backup to those namespaces (all namespaces when unset), `tenant_selector` to the
+    namespaces whose labels match it (env=prod), `exclude_tenants` leaves namespaces out and
+    `exclude_kinds` kinds of the setting. For a cluster in another
     account, `backup_role_arn` and `restore_role_arn` name the roles there that the backup and the
     restore function assume, each with its own external id; the backup function may never assume
     the restore role. Removing an infrastructure removes its schedule, alarm and access entries,
@@ -28,6 +30,9 @@ variable "infrastructures" {
     backup_external_id  = optional(string)
     restore_role_arn    = optional(string)
     restore_external_id = optional(string)
+    tenant_selector     = optional(string)
+    exclude_tenants     = optional(list(string))
+    exclude_kinds       = optional(list(string))
     settings = object({
       IsEnabled        = bool
       IntervalInHours  = string
@@ -63,6 +68,16 @@ variable "infrastructures" {
   validation {
     condition     = alltrue(flatten([for infra in values(var.infrastructures) : [for tenant in coalesce(infra.tenants, []) : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", tenant))]]))
     error_message = "tenants must be Kubernetes namespace names: lowercase letters, digits and '-', at most 63 characters."
+  }
+
+  validation {
+    condition     = alltrue([for infra in values(var.infrastructures) : length(setsubtract(coalesce(infra.exclude_kinds, []), infra.settings.K8sResourceKinds)) == 0 && length(setsubtract(infra.settings.K8sResourceKinds, coalesce(infra.exclude_kinds, []))) > 0])
+    error_message = "exclude_kinds must name kinds of the infrastructure's K8sResourceKinds and leave at least one of them."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for infra in values(var.infrastructures) : [for tenant in coalesce(infra.exclude_tenants, []) : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", tenant))]]))
+    error_message = "exclude_tenants must be Kubernetes namespace names: lowercase letters, digits and '-', at most 63 characters."
   }
 
   validation {

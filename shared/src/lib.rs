@@ -5,6 +5,7 @@
 //!
 //! - [`config`]: every `LIFEBOAT_*` variable, read once per instance into a typed value.
 //! - [`allowed`]: the infrastructures, clusters, regions, buckets and roles a deployment serves.
+//! - [`selector`]: label selectors, for the tenants a backup takes and the objects a restore writes.
 //! - [`settings`]: the infrastructure backup setting (`ResourceBackupConfig`) and its rules.
 //! - [`event`]: the backup and restore events, validated before anything touches a cluster or S3.
 //! - [`cluster`]: the seam through which a function reaches a cluster.
@@ -46,6 +47,7 @@ pub mod object;
 pub mod report;
 pub mod restore;
 pub mod retry;
+pub mod selector;
 pub mod settings;
 pub mod store;
 pub mod telemetry;

@@ -39,14 +39,20 @@ impl<'a> ListFile<'a> {
             .push(crate::object::name(object).unwrap_or_default().to_string());
     }
 
-    /// Adds one object of a LIST page, unless the cluster makes it itself.
-    pub(crate) fn push_listed(&mut self, kind: &ResolvedKind, object: &RawValue) -> serde_json::Result<Listed> {
+    /// Adds one object of a LIST page, unless it is left out (see [`write_stored`]);
+    /// `backed_up` is every kind of the backup.
+    pub(crate) fn push_listed(
+        &mut self,
+        kind: &ResolvedKind,
+        object: &RawValue,
+        backed_up: &[ResolvedKind],
+    ) -> serde_json::Result<Listed> {
         let buffer = self.upload.buffer();
         let mark = buffer.len();
         if !self.names.is_empty() {
             buffer.extend_from_slice(b",\n");
         }
-        let listed = write_stored(kind, object, buffer);
+        let listed = write_stored(kind, object, backed_up, buffer);
         match &listed {
             Ok(Listed::Written(name)) => self.names.push(name.clone()),
             // Nothing of a skipped or unreadable object stays, not even its separator.

@@ -96,6 +96,13 @@ pub struct Report {
     /// The run path `YYYY/MM/DD/HHmmss`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_path: Option<String>,
+    /// Each kind as the setting (or request) names it, and the `apiVersion` it was read
+    /// or written as.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kinds: BTreeMap<String, String>,
+    /// Restore only: how many references to a mapped namespace were rewritten.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub namespace_references_rewritten: u64,
     /// Restore only: whether this was a dry run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
@@ -135,6 +142,8 @@ impl Report {
             bucket: bucket.into(),
             backup: None,
             run_path: None,
+            kinds: BTreeMap::new(),
+            namespace_references_rewritten: 0,
             dry_run: None,
             counts: BTreeMap::new(),
             objects: Vec::new(),
@@ -194,6 +203,10 @@ impl Report {
             .filter_map(|a| a.get(&action))
             .sum()
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A failed run as the Lambda error response carries it.

@@ -27,7 +27,7 @@ pub enum SettingsError {
     IntervalInHours(String),
     /// `K8sResourceKinds` is not a non-empty list of kind names.
     #[error(
-        "K8sResourceKinds must be a non-empty list of kind names as Kubernetes spells them (\"Secret\", \"ConfigMap\"); {0}"
+        "K8sResourceKinds must be a non-empty list of kind names as Kubernetes spells them (\"Secret\", \"ConfigMap\"), or Kind.group to pick a group (\"Ingress.networking.k8s.io\"); {0}"
     )]
     K8sResourceKinds(String),
 }
@@ -119,9 +119,7 @@ fn parse_kinds(value: &Value) -> Result<Vec<String>, SettingsError> {
                 shown(item)
             )));
         };
-        let well_formed = kind.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && kind.chars().all(|c| c.is_ascii_alphanumeric());
-        if !well_formed {
+        if crate::kinds::split_kind_name(kind).is_none() {
             return Err(SettingsError::K8sResourceKinds(format!(
                 "got the entry {}",
                 shown(item)

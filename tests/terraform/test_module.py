@@ -120,8 +120,9 @@ def infrastructures(**overrides):
     value = {
         "prod": {"cluster_name": "prod-eks", "tenants": ["duploservices-billing"],
                  "settings": {"IsEnabled": True, "IntervalInHours": "1", "K8sResourceKinds": ["Secret", "ConfigMap"]}},
-        "staging": {"cluster_name": "staging-eks",
-                    "settings": {"IsEnabled": True, "IntervalInHours": 6, "K8sResourceKinds": ["Secret"]}},
+        "staging": {"cluster_name": "staging-eks", "tenant_selector": "env=staging", "exclude_tenants": ["scratch"],
+                    "exclude_kinds": ["ConfigMap"],
+                    "settings": {"IsEnabled": True, "IntervalInHours": 6, "K8sResourceKinds": ["Secret", "ConfigMap"]}},
         "dev": {"cluster_name": "dev-eks",
                 "settings": {"IsEnabled": False, "IntervalInHours": "1", "K8sResourceKinds": ["ConfigMap"]}},
     }
@@ -270,7 +271,7 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         rbac = plan["planned_values"]["outputs"]["kubernetes_rbac"]["value"]
         staging = rbac["staging"]
         self.assertIn('"secrets"', staging)
-        self.assertNotIn('"configmaps"', staging, "staging backs up Secrets only")
+        self.assertNotIn('"configmaps"', staging, "staging excludes ConfigMaps from its setting")
         self.assertNotIn('"*"', "".join(rbac.values()), "a wildcard in the rendered RBAC")
 
     def test_the_local_stacks_rbac_is_what_the_module_renders_for_its_setting(self):
@@ -571,9 +572,10 @@ class TheSingleRegionExampleDeploys(Emulated):
                                                    "K8sResourceKinds": ["Secret", "ConfigMap"]},
                                       "scheduled_time": SCHEDULED_TIME}),
             "staging": ("rate(6 hours)", {"infrastructure": "staging", "cluster": "staging-eks", "region": REGION,
-                                          "bucket": self.bucket,
+                                          "bucket": self.bucket, "tenant_selector": "env=staging",
+                                          "exclude_tenants": ["scratch"], "exclude_kinds": ["ConfigMap"],
                                           "settings": {"IsEnabled": True, "IntervalInHours": "6",
-                                                       "K8sResourceKinds": ["Secret"]},
+                                                       "K8sResourceKinds": ["Secret", "ConfigMap"]},
                                           "scheduled_time": SCHEDULED_TIME}),
         }
         for infra, (rate, event) in expected.items():

@@ -664,3 +664,65 @@ async fn a_backup_that_reaches_its_deadline_commits_what_it_stored() {
     assert_eq!(manifest["status"], "PartiallyFailed");
     assert!(manifest["errors"][0]["message"].as_str().unwrap().contains("deadline"));
 }
+
+#[tokio::test]
+async fn the_scope_takes_tenants_by_label_and_leaves_out_excluded_tenants_kinds_and_labelled_objects() {
+    let stack = Stack::connect().await;
+    let label = unique("team").replace('-', "");
+    let (wanted, other, excluded) = (
+        stack.small_tenant("scoped").await,
+        stack.small_tenant("scoped").await,
+        stack.small_tenant("scoped").await,
+    );
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(stack.kube.clone());
+    for ns in [&wanted, &excluded] {
+        let patch = json!({ "metadata": { "labels": { "lifeboat.test/team": label } } });
+        namespaces
+            .patch(ns, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+    }
+    let scratch = json!({ "metadata": { "labels": { "lifeboat.io/exclude": "true" } } });
+    stack
+        .config_maps(&wanted)
+        .patch("app-config", &PatchParams::default(), &Patch::Merge(&scratch))
+        .await
+        .unwrap();
+
+    let infra = unique("infra");
+    let mut event = stack.backup_event(&infra, &[], TIME);
+    event.as_object_mut().unwrap().remove("tenants");
+    event["tenant_selector"] = json!(format!("lifeboat.test/team={label}"));
+    event["exclude_tenants"] = json!([excluded]);
+    event["settings"]["K8sResourceKinds"] = json!(["Secret", "ConfigMap", "ServiceAccount"]);
+    event["exclude_kinds"] = json!(["ServiceAccount"]);
+    let report = stack.report("backup", &event).await;
+    assert_eq!(report["status"], "Completed", "{report}");
+    let tenants: Vec<&String> = report["counts"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        tenants,
+        [&wanted],
+        "only the labelled tenant that is not excluded: {report}"
+    );
+    assert_eq!(action_of(&report, "Secret", "db-credentials"), "backed-up");
+    assert_eq!(action_of(&report, "ConfigMap", "app-config"), "skipped");
+    assert_eq!(
+        reason_of(&report, "ConfigMap", "app-config"),
+        "labelled lifeboat.io/exclude=true"
+    );
+    assert!(
+        !report["kinds"].as_object().unwrap().contains_key("ServiceAccount"),
+        "{report}"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&stack.read(&format!("{RUN}/infra/{infra}/k8s/manifest.json")).await).unwrap();
+    assert_eq!(manifest["tenants"], json!([wanted]));
+    assert!(
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["kind"] != "ServiceAccount")
+    );
+    assert_ne!(other, wanted);
+}

@@ -10,6 +10,7 @@
 
 mod run;
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
@@ -113,6 +114,12 @@ impl Backup {
             return Ok(report.finish((self.clock)()));
         };
         let connected = connected?;
+        report.kinds = request
+            .kinds
+            .iter()
+            .zip(&connected.kinds)
+            .map(|(name, kind)| (name.clone(), kind.api_version()))
+            .collect();
         let layout = RunLayout::new(request.run_time, &request.infrastructure);
         report.backup = Some(format!("s3://{}/{}", request.bucket, layout.prefix()));
         report.run_path = Some(layout.run_path().to_string());
@@ -177,6 +184,7 @@ impl Backup {
             layout,
             client: &client,
             cluster: &request.cluster,
+            kinds: &kinds,
             state: Mutex::new(State {
                 files: Vec::new(),
                 report,
@@ -264,10 +272,10 @@ impl Backup {
             .client(&request.cluster, &request.region, request.role.as_ref())
             .await?;
         let (resolver, namespaces) = tokio::join!(
-            KindResolver::discover(client.clone(), &request.cluster, &request.settings.kinds),
+            KindResolver::discover(client.clone(), &request.cluster, &request.kinds),
             self.list_namespaces(&client, &request.cluster)
         );
-        let kinds = resolver?.resolve_all(&request.settings.kinds)?;
+        let kinds = resolver?.resolve_all(&request.kinds)?;
         Ok(Connected {
             client,
             kinds,
@@ -304,16 +312,33 @@ impl Backup {
     }
 }
 
-/// The tenants in scope (those named, or every namespace) and, of `all` namespaces, the
-/// Namespace objects to store: the tenants' own, or every one when `every_namespace`.
+/// The tenants in scope and, of `all` namespaces, the Namespace objects to store: the
+/// tenants' own, or every one when `every_namespace`. The tenants are those named (or
+/// every namespace), less those whose labels the tenant selector does not match and
+/// those excluded; a named tenant that does not exist stays, for the run to report.
 fn select_tenants(request: &BackupRequest, every_namespace: bool, mut all: Vec<Value>) -> (Vec<String>, Vec<Value>) {
-    let tenants = match &request.tenants {
+    let labels_of = |name: &str| -> BTreeMap<String, String> {
+        all.iter()
+            .find(|o| crate::object::name(o) == Some(name))
+            .and_then(|o| serde_json::from_value(o["metadata"]["labels"].clone()).ok())
+            .unwrap_or_default()
+    };
+    let tenants: Vec<String> = match &request.tenants {
         Some(tenants) => tenants.clone(),
         None => all
             .iter()
             .filter_map(|o| crate::object::name(o).map(str::to_string))
             .collect(),
-    };
+    }
+    .into_iter()
+    .filter(|t| !request.exclude_tenants.contains(t))
+    .filter(|t| {
+        request.tenant_selector.as_ref().is_none_or(|s| {
+            // A named tenant that is missing is kept, so the run says so.
+            !all.iter().any(|o| crate::object::name(o) == Some(t.as_str())) || s.matches(&labels_of(t))
+        })
+    })
+    .collect();
     if !every_namespace {
         all.retain(|o| crate::object::name(o).is_some_and(|n| tenants.iter().any(|t| t == n)));
     }

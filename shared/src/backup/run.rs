@@ -46,6 +46,8 @@ pub(super) struct Run<'a> {
     pub(super) layout: &'a RunLayout,
     pub(super) client: &'a Client,
     pub(super) cluster: &'a str,
+    /// Every kind of the run, whose controllers' objects it leaves out.
+    pub(super) kinds: &'a [ResolvedKind],
     /// What the files in flight record. Held only between awaits, never across one.
     pub(super) state: Mutex<State>,
     pub(super) deadline: Option<DateTime<Utc>>,
@@ -194,7 +196,7 @@ impl Run<'_> {
                 }
             };
             for object in page.items {
-                match file.push_listed(kind, object) {
+                match file.push_listed(kind, object, self.kinds) {
                     Ok(Listed::Written(_)) => {}
                     Ok(Listed::Skipped(name, why)) => skipped.push((name, why)),
                     Err(e) => {
@@ -226,7 +228,7 @@ impl Run<'_> {
                 kind: kind.kind.clone(),
                 name,
                 action: Action::Skipped,
-                reason: Some(why.into()),
+                reason: Some(why),
             });
         }
         for name in names {

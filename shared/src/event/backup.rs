@@ -4,8 +4,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Defaults, InvalidField, check_name, check_namespace, cluster_role, or_default, parse};
+use super::{Defaults, InvalidField, check_name, check_namespace, cluster_role, or_default, parse, rule_of};
 use crate::eks::ClusterRole;
+use crate::selector::LabelSelector;
 use crate::settings::ResourceBackupConfig;
 use crate::{Error, Result};
 
@@ -42,6 +43,15 @@ pub struct BackupEvent {
     /// The scheduler's time for this run; a retry of the run carries the same one.
     #[serde(default)]
     pub scheduled_time: Option<DateTime<Utc>>,
+    /// Only namespaces whose labels this selector matches (`env=prod`).
+    #[serde(default)]
+    pub tenant_selector: Option<String>,
+    /// Namespaces left out.
+    #[serde(default)]
+    pub exclude_tenants: Option<Vec<String>>,
+    /// Kinds of the setting left out of this run.
+    #[serde(default)]
+    pub exclude_kinds: Option<Vec<String>>,
 }
 
 /// A backup event with its defaults filled in and its rules checked.
@@ -59,8 +69,14 @@ pub struct BackupRequest {
     pub role: Option<ClusterRole>,
     /// The validated setting.
     pub settings: ResourceBackupConfig,
+    /// The kinds to back up: the setting's, less `exclude_kinds`.
+    pub kinds: Vec<String>,
     /// Tenant namespaces to back up; `None` for all.
     pub tenants: Option<Vec<String>>,
+    /// Only namespaces whose labels this matches.
+    pub tenant_selector: Option<LabelSelector>,
+    /// Namespaces left out.
+    pub exclude_tenants: Vec<String>,
     /// The run's time; it fixes the run's folder.
     pub run_time: DateTime<Utc>,
 }
@@ -74,6 +90,45 @@ impl BackupRequest {
         check_name("cluster", &event.cluster)?;
         if let Some(tenants) = &event.tenants {
             tenants.iter().try_for_each(|t| check_namespace("tenants", t))?;
+        }
+        let exclude_tenants = event.exclude_tenants.unwrap_or_default();
+        exclude_tenants
+            .iter()
+            .try_for_each(|t| check_namespace("exclude_tenants", t))?;
+        let tenant_selector = match &event.tenant_selector {
+            Some(text) => Some(LabelSelector::parse(text).map_err(|_| {
+                Error::InvalidEvent(InvalidField::new(
+                    "tenant_selector",
+                    rule_of("tenant_selector").unwrap_or_default(),
+                    text,
+                ))
+            })?),
+            None => None,
+        };
+        let excluded = event.exclude_kinds.unwrap_or_default();
+        if let Some(unknown) = excluded.iter().find(|k| !event.settings.kinds.contains(k)) {
+            return Err(Error::InvalidEvent(InvalidField::new(
+                "exclude_kinds",
+                format!(
+                    "must name kinds of the setting's K8sResourceKinds ({})",
+                    event.settings.kinds.join(", ")
+                ),
+                unknown,
+            )));
+        }
+        let kinds: Vec<String> = event
+            .settings
+            .kinds
+            .iter()
+            .filter(|k| !excluded.contains(k))
+            .cloned()
+            .collect();
+        if kinds.is_empty() {
+            return Err(Error::InvalidEvent(InvalidField::new(
+                "exclude_kinds",
+                "must leave at least one kind of the setting to back up",
+                excluded,
+            )));
         }
         if let Some(time) = event.scheduled_time
             && time > now + MAX_SCHEDULED_AHEAD
@@ -96,7 +151,10 @@ impl BackupRequest {
             infrastructure: event.infrastructure,
             cluster: event.cluster,
             settings: event.settings,
+            kinds,
             tenants: event.tenants,
+            tenant_selector,
+            exclude_tenants,
             run_time: event.scheduled_time.unwrap_or(now),
         };
         defaults.check_serves(
@@ -210,6 +268,51 @@ mod tests {
         let mut e = event();
         e.as_object_mut().unwrap().remove("infrastructure");
         assert_eq!(refusal(e, now), "the event: missing field `infrastructure`");
+    }
+
+    #[test]
+    fn the_scope_narrows_tenants_and_kinds_and_refuses_what_it_cannot_mean() {
+        let mut e = event();
+        e["tenant_selector"] = json!("env=prod,team");
+        e["exclude_tenants"] = json!(["scratch"]);
+        e["exclude_kinds"] = json!(["ConfigMap"]);
+        let r = BackupRequest::from_event(e.clone(), &defaults(), Utc::now()).unwrap();
+        assert_eq!(r.kinds, ["Secret"]);
+        assert_eq!(r.exclude_tenants, ["scratch"]);
+        assert_eq!(r.tenant_selector.unwrap().as_str(), "env=prod,team");
+        assert_eq!(
+            r.settings.kinds,
+            ["Secret", "ConfigMap"],
+            "the setting keeps its meaning"
+        );
+        let rows: Vec<(&str, Value, &str)> = vec![
+            (
+                "exclude_kinds",
+                json!(["Deployment"]),
+                "exclude_kinds must name kinds of the setting",
+            ),
+            (
+                "exclude_kinds",
+                json!(["Secret", "ConfigMap"]),
+                "exclude_kinds must leave at least one kind",
+            ),
+            (
+                "tenant_selector",
+                json!("env=pr od"),
+                "tenant_selector must be a label selector",
+            ),
+            (
+                "exclude_tenants",
+                json!(["Scratch"]),
+                "exclude_tenants must be a list of namespace names",
+            ),
+        ];
+        for (field, value, says) in rows {
+            let mut bad = event();
+            bad[field] = value;
+            let refused = refusal(bad, Utc::now());
+            assert!(refused.starts_with(says), "{refused}");
+        }
     }
 
     #[test]

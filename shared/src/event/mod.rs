@@ -85,7 +85,7 @@ fn rule_of(field: &str) -> Option<&'static str> {
         }
         "role_arn" => "must be an IAM role ARN such as arn:aws:iam::123456789012:role/lifeboat",
         "external_id" => "must be a string of 2 to 1224 characters, given with role_arn",
-        "tenants" => {
+        "tenants" | "exclude_tenants" => {
             "must be a list of namespace names (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)"
         }
         "scheduled_time" => {
@@ -94,6 +94,11 @@ fn rule_of(field: &str) -> Option<&'static str> {
         "source" => "must be an object with infrastructure and backup",
         "source.backup" => "must be \"latest\" or a run path YYYY/MM/DD/HHmmss such as 2026/11/22/130000",
         "kinds" | "names" => "must be a non-empty list of non-empty strings; leave it out to take all",
+        "exclude_kinds" => "must be a list of kinds of the setting's K8sResourceKinds",
+        "tenant_selector" | "label_selector" => {
+            "must be a label selector: comma-separated requirements such as env=prod, tier!=cache, team, !legacy, \
+             zone in (a,b)"
+        }
         "namespace_mapping" => "must map backed-up namespace names to namespace names restored into, one to one",
         "existing" => "must be \"skip\" or \"overwrite\"",
         "dry_run" => "must be true or false",

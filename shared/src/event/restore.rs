@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{Defaults, InvalidField, check_name, check_namespace, cluster_role, invalid, or_default, parse, rule_of};
 use crate::eks::ClusterRole;
+use crate::selector::LabelSelector;
 use crate::{Error, Result};
 
 /// What restore does with an object that already exists in the cluster.
@@ -77,12 +78,16 @@ pub struct RestoreEvent {
     /// Only these tenants (by their name in the backup).
     #[serde(default)]
     pub tenants: Option<Vec<String>>,
-    /// Only these kinds. Cluster-scoped kinds are restored only when named here.
+    /// Only these kinds (`Kind`, or `Kind.group`). Cluster-scoped kinds are restored only
+    /// when named here.
     #[serde(default)]
     pub kinds: Option<Vec<String>>,
     /// Only objects with these names.
     #[serde(default)]
     pub names: Option<Vec<String>>,
+    /// Only objects whose labels this selector matches (`app=wordpress,tier!=cache`).
+    #[serde(default)]
+    pub label_selector: Option<String>,
     /// Backed-up namespace to the namespace restored into.
     #[serde(default)]
     pub namespace_mapping: BTreeMap<String, String>,
@@ -117,6 +122,8 @@ pub struct RestoreRequest {
     pub kinds: Option<Vec<String>>,
     /// Name filter; `None` for all.
     pub names: Option<Vec<String>>,
+    /// Label filter; `None` for all.
+    pub label_selector: Option<LabelSelector>,
     /// Namespace mapping.
     pub namespace_mapping: BTreeMap<String, String>,
     /// What to do with existing objects.
@@ -168,6 +175,19 @@ impl RestoreRequest {
                 )));
             }
         }
+        let label_selector = match &event.label_selector {
+            Some(text) => Some(LabelSelector::parse(text).map_err(|_| invalid("label_selector", text))?),
+            None => None,
+        };
+        if let Some(kinds) = &event.kinds
+            && let Some(bad) = kinds.iter().find(|k| crate::kinds::split_kind_name(k).is_none())
+        {
+            return Err(Error::InvalidEvent(InvalidField::new(
+                "kinds",
+                "must name kinds as Kubernetes spells them, or Kind.group",
+                bad,
+            )));
+        }
         let request = Self {
             region: or_default("region", event.region, &defaults.region, "AWS_REGION")?,
             bucket: or_default("bucket", event.bucket, &defaults.bucket, "LIFEBOAT_BUCKET")?,
@@ -179,6 +199,7 @@ impl RestoreRequest {
             tenants: event.tenants,
             kinds: event.kinds,
             names: event.names,
+            label_selector,
             namespace_mapping: event.namespace_mapping,
             existing: event.existing,
             dry_run: event.dry_run,

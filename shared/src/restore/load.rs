@@ -10,6 +10,7 @@ use super::plan::Admitted;
 use crate::kinds::ResolvedKind;
 use crate::layout::RunLayout;
 use crate::manifest::ManifestFile;
+use crate::selector::LabelSelector;
 use crate::store::{Store, sha256_hex};
 
 /// One object to restore, out of a verified file, or the reason it cannot be.
@@ -22,7 +23,12 @@ pub(super) struct Job<'m> {
 
 /// Reads one admitted file and takes out the objects wanted. A file that fails its
 /// checksum yields nothing to write: each object wanted from it fails with the reason.
-pub(super) async fn load<'m>(store: &Store, layout: &RunLayout, admitted: Admitted<'m>) -> Vec<Job<'m>> {
+pub(super) async fn load<'m>(
+    store: &Store,
+    layout: &RunLayout,
+    admitted: Admitted<'m>,
+    selector: Option<&LabelSelector>,
+) -> Vec<Job<'m>> {
     let Admitted { file, names, kind } = admitted;
     let job = |name: &'m str, object| Job {
         file,
@@ -30,6 +36,7 @@ pub(super) async fn load<'m>(store: &Store, layout: &RunLayout, admitted: Admitt
         kind: kind.clone(),
         object,
     };
+    let mut unselected: Vec<String> = Vec::new();
     let mut by_name: HashMap<String, Result<Value, String>> = match read_verified(store, layout, file).await {
         Ok(items) => {
             let mut found = HashMap::new();
@@ -39,6 +46,17 @@ pub(super) async fn load<'m>(store: &Store, layout: &RunLayout, admitted: Admitt
                 };
                 if !names.contains(&name.as_str()) {
                     continue;
+                }
+                // An object the label selector does not take is not wanted: not written,
+                // not reported. A tenant's Namespace comes along whatever its labels.
+                if let Some(selector) = selector
+                    && kind != ResolvedKind::namespace()
+                {
+                    let labels = serde_json::from_value(item["metadata"]["labels"].clone()).unwrap_or_default();
+                    if !selector.matches(&labels) {
+                        unselected.push(name);
+                        continue;
+                    }
                 }
                 let checked = if found.contains_key(&name) {
                     Err(format!(
@@ -56,6 +74,7 @@ pub(super) async fn load<'m>(store: &Store, layout: &RunLayout, admitted: Admitt
     };
     names
         .into_iter()
+        .filter(|name| !unselected.iter().any(|u| u == name))
         .map(|name| {
             let object = by_name.remove(name).unwrap_or_else(|| {
                 Err(format!(

@@ -5,6 +5,7 @@
 
 mod load;
 mod plan;
+mod prepare;
 mod wait;
 mod write;
 
@@ -121,6 +122,7 @@ impl Restore {
             client: &client,
             request,
             created_first: CreatedFirst::default(),
+            rewritten: Default::default(),
         };
         let concurrency = self.concurrency.max(1);
         for group in plan::in_restore_order(selected, &manifest) {
@@ -135,6 +137,7 @@ impl Restore {
                 .await
                 {
                     Ok(Admission::Write(file, refused)) => {
+                        report.kinds.insert(file.kind.kind.clone(), file.kind.api_version());
                         admitted.push(file);
                         refused
                     }
@@ -154,7 +157,7 @@ impl Restore {
             // A few files are read and verified ahead of the writes, so the writes never
             // wait on S3; each file is verified whole before any object of it is written.
             let results: Vec<ObjectResult> = stream::iter(admitted)
-                .map(|file| load::load(&store, &layout, file))
+                .map(|file| load::load(&store, &layout, file, request.label_selector.as_ref()))
                 .buffered(FILES_AHEAD)
                 .flat_map(stream::iter)
                 .map(|job| writer.restore(job))
@@ -183,6 +186,7 @@ impl Restore {
             }
             results.into_iter().for_each(|r| report.record(r));
         }
+        report.namespace_references_rewritten = writer.rewritten.into_inner();
         Ok(report.finish((self.clock)()))
     }
 }

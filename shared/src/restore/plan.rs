@@ -99,7 +99,9 @@ pub(super) fn check_filters(request: &RestoreRequest, manifest: &Manifest) -> Re
             .map(|f| f.kind.as_str())
             .chain(["Namespace"])
             .collect();
-        if let Some(missing) = kinds.iter().find(|k| !held.contains(k.as_str())) {
+        let holds =
+            |k: &String| k == "Namespace" || manifest.files.iter().any(|f| kind_wanted(&Some(vec![k.clone()]), f));
+        if let Some(missing) = kinds.iter().find(|k| !holds(k)) {
             return Err(Error::InvalidEvent(InvalidField {
                 field: "kinds".into(),
                 rule: format!(
@@ -118,6 +120,18 @@ fn is_namespaces_file(file: &ManifestFile) -> bool {
     file.kind == "Namespace" && file.api_version == "v1" && file.namespace.is_none()
 }
 
+/// Whether `kinds` (`Kind` or `Kind.group` each; `None` for all) takes a file's kind.
+fn kind_wanted(kinds: &Option<Vec<String>>, file: &ManifestFile) -> bool {
+    let group = file.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    kinds.as_ref().is_none_or(|kinds| {
+        kinds.iter().any(|k| match crate::kinds::split_kind_name(k) {
+            Some((kind, None)) => kind == file.kind,
+            Some((kind, Some(g))) => kind == file.kind && g == group,
+            None => false,
+        })
+    })
+}
+
 /// The files the request needs, each with the names of the objects wanted from it. A
 /// tenant's Namespace object comes along with any object of that tenant, whatever the
 /// kind and name filters say, because the objects cannot be written without it.
@@ -131,7 +145,7 @@ pub(super) fn select<'m>(request: &RestoreRequest, manifest: &'m Manifest) -> Ve
             Some(ns) => wanted(&request.tenants, ns),
             None => request.tenants.is_none(),
         })
-        .filter(|f| wanted(&request.kinds, &f.kind))
+        .filter(|f| kind_wanted(&request.kinds, f))
         .filter_map(|f| Selected::of(f, |n| wanted(&request.names, n)))
         .collect();
     let namespaces_needed: BTreeSet<&str> = objects.iter().filter_map(|s| s.file.namespace.as_deref()).collect();
@@ -310,6 +324,7 @@ pub(super) async fn admit<'m>(
         );
     }
     if !kind.namespaced && kind != ResolvedKind::namespace() && request.kinds.is_none() {
+        // With kinds given, the file was selected because they name its kind.
         return refuse(
             Action::Skipped,
             format!(

@@ -6,17 +6,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kube::Client;
 use kube::api::{DeleteParams, GetParams, PostParams};
 use serde_json::Value;
 
 use super::load::Job;
+use super::prepare::{Prepared, prepare};
 use super::wait::wait_until_gone;
 use crate::event::{Existing, RestoreRequest};
 use crate::kinds::ResolvedKind;
 use crate::names::{collection_path, segment};
-use crate::object::{comparable, generated_by_cluster, set_namespace, strip_server_set_fields};
+use crate::object::{comparable, generated_by_cluster};
 use crate::report::{Action, ObjectResult};
 
 /// One kind's collection in one namespace (or cluster-wide), as requests address it.
@@ -181,6 +183,8 @@ pub(super) struct Writer<'a> {
     pub request: &'a RestoreRequest,
     /// In a dry run, what earlier groups would create.
     pub created_first: CreatedFirst,
+    /// References to mapped namespaces rewritten so far.
+    pub rewritten: AtomicU64,
 }
 
 impl Writer<'_> {
@@ -219,7 +223,7 @@ impl Writer<'_> {
     /// whatever its body says.
     async fn write(
         &self,
-        mut object: Value,
+        object: Value,
         kind: &ResolvedKind,
         name: &str,
         target: Option<&str>,
@@ -228,20 +232,17 @@ impl Writer<'_> {
         if let Some(why) = generated_by_cluster(kind, &object) {
             return Ok((Action::Skipped, Some(why.into())));
         }
-        // What the backup stripped, a forged file may carry; it goes again.
-        strip_server_set_fields(&mut object, kind);
-        let name = if is_namespace {
-            target.unwrap_or(name).to_string()
-        } else {
-            name.to_string()
+        let Prepared {
+            object,
+            name,
+            notes,
+            rewritten,
+        } = prepare(self.client, self.request, object, kind, name, target).await;
+        self.rewritten.fetch_add(rewritten as u64, Ordering::Relaxed);
+        let noted = |reason: Option<String>| {
+            let all: Vec<String> = reason.into_iter().chain(notes.iter().cloned()).collect();
+            (!all.is_empty()).then(|| all.join("; "))
         };
-        if is_namespace {
-            rename_namespace(&mut object, &name);
-        } else if kind.namespaced {
-            set_namespace(&mut object, target.unwrap_or_default());
-        } else if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("namespace");
-        }
         let api = Target::new(self.client, kind, if kind.namespaced { target } else { None });
 
         let dry_run = self.request.dry_run;
@@ -259,7 +260,7 @@ impl Writer<'_> {
         // writes, which the API server checks in full and does not keep.
         if !is_namespace {
             match api.send(&object, None, dry_run).await {
-                Ok(()) => return Ok((self.created(kind, &object), None)),
+                Ok(()) => return Ok((self.created(kind, &object), noted(None))),
                 Err(kube::Error::Api(status)) if status.code == 409 => {}
                 Err(e) => return Err(failed("create", &e)),
             }
@@ -281,7 +282,7 @@ impl Writer<'_> {
         }
         let Some(current) = current else {
             create(&api, &object, dry_run).await?;
-            return Ok((done(Action::Created, Action::WouldCreate), None));
+            return Ok((done(Action::Created, Action::WouldCreate), noted(None)));
         };
         let resource_version = current["metadata"]["resourceVersion"].as_str().map(str::to_string);
         if comparable(current, kind) == object {
@@ -294,7 +295,7 @@ impl Writer<'_> {
             )),
             Existing::Overwrite => {
                 let how = replace(&api, kind, &name, object, resource_version, dry_run).await?;
-                Ok((done(Action::Updated, Action::WouldUpdate), how))
+                Ok((done(Action::Updated, Action::WouldUpdate), noted(how)))
             }
         }
     }
@@ -308,19 +309,6 @@ impl Writer<'_> {
             self.created_first.note_definition(object);
         }
         Action::WouldCreate
-    }
-}
-
-/// A namespace restored under another name carries that name, in its metadata and in
-/// the label the API server keeps equal to it.
-fn rename_namespace(object: &mut Value, name: &str) {
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.insert("name".into(), Value::String(name.into()));
-        if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut)
-            && labels.contains_key("kubernetes.io/metadata.name")
-        {
-            labels.insert("kubernetes.io/metadata.name".into(), Value::String(name.into()));
-        }
     }
 }
 

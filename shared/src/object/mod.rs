@@ -1,19 +1,20 @@
 //! What a stored object is: the object as the API server returned it, less the fields
 //! the server sets, so that it is a manifest `kubectl apply -f` and a fresh `create`
-//! both accept in any cluster. Also which objects the cluster makes itself.
+//! both accept in any cluster. Also which objects the cluster makes itself, and which a
+//! backup leaves to the controllers that make them ([`rules`]).
 
-use std::borrow::Cow;
-use std::fmt;
+pub mod rules;
+mod stored;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+pub use stored::{Listed, write_stored};
+
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::kinds::ResolvedKind;
 
 /// Metadata the API server assigns. A create that carries them is refused
 /// (`resourceVersion`), or they would be wrong in the target cluster (`uid`, times).
-const SERVER_SET_METADATA: &[&str] = &[
+pub(crate) const SERVER_SET_METADATA: &[&str] = &[
     "uid",
     "resourceVersion",
     "creationTimestamp",
@@ -27,8 +28,9 @@ const SERVER_SET_METADATA: &[&str] = &[
     "ownerReferences",
 ];
 
-/// Removes server-set fields in place and makes sure the object names its kind (list
-/// responses leave `apiVersion` and `kind` off their items).
+/// Removes what the server sets, in place, and applies the kind's own rules (see
+/// [`rules`]); makes sure the object names its kind (list responses leave `apiVersion`
+/// and `kind` off their items).
 pub fn strip_server_set_fields(object: &mut Value, kind: &ResolvedKind) {
     let Some(map) = object.as_object_mut() else { return };
     map.insert("apiVersion".into(), Value::String(kind.api_version()));
@@ -40,16 +42,7 @@ pub fn strip_server_set_fields(object: &mut Value, kind: &ResolvedKind) {
             meta.remove(*field);
         }
     }
-    // A Service's cluster IPs are allocated from the target cluster's range; copying
-    // them would clash there.
-    if kind.group.is_empty()
-        && kind.kind == "Service"
-        && let Some(Value::Object(spec)) = map.get_mut("spec")
-        && spec.get("clusterIP").and_then(Value::as_str) != Some("None")
-    {
-        spec.remove("clusterIP");
-        spec.remove("clusterIPs");
-    }
+    rules::clean_kind(kind, map);
 }
 
 /// Why the cluster makes this object itself, if it does. Such objects are neither
@@ -60,7 +53,7 @@ pub fn generated_by_cluster(kind: &ResolvedKind, object: &Value) -> Option<&'sta
 }
 
 /// [`generated_by_cluster`], from an object's name and (top-level) `type`.
-fn made_by_cluster(kind: &ResolvedKind, name: Option<&str>, type_: Option<&str>) -> Option<&'static str> {
+pub(crate) fn made_by_cluster(kind: &ResolvedKind, name: Option<&str>, type_: Option<&str>) -> Option<&'static str> {
     if !kind.group.is_empty() {
         return None;
     }
@@ -72,126 +65,6 @@ fn made_by_cluster(kind: &ResolvedKind, name: Option<&str>, type_: Option<&str>)
             Some("kube-root-ca.crt, published into every namespace by the cluster")
         }
         _ => None,
-    }
-}
-
-/// What became of one listed object handed to [`write_stored`].
-#[derive(Debug, PartialEq, Eq)]
-pub enum Listed {
-    /// Written, as the object of this name.
-    Written(String),
-    /// Left out, as the cluster makes it itself (see [`generated_by_cluster`]).
-    Skipped(String, &'static str),
-}
-
-/// Writes one object of a LIST response to `out` as it is stored: what
-/// [`strip_server_set_fields`] makes of it, without decoding it. A backup handles every
-/// object of a cluster once, and decoding each into a [`Value`] (a map and a string per
-/// field, all dropped again at once) was most of its own CPU time; here only the object's
-/// top level and its metadata are split into fields, and every other value is copied as
-/// the API server sent it. A kind whose content must change (a Service's cluster IPs) is
-/// decoded as before.
-pub fn write_stored(kind: &ResolvedKind, raw: &RawValue, out: &mut Vec<u8>) -> serde_json::Result<Listed> {
-    if kind.group.is_empty() && kind.kind == "Service" {
-        let mut object: Value = serde_json::from_str(raw.get())?;
-        let name = name(&object).unwrap_or_default().to_string();
-        strip_server_set_fields(&mut object, kind);
-        serde_json::to_writer(&mut *out, &object)?;
-        return Ok(Listed::Written(name));
-    }
-    let Fields(fields) = serde_json::from_str(raw.get())?;
-    let field = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
-    let metadata = match field("metadata") {
-        Some(raw) => serde_json::from_str::<Fields>(raw.get())?.0,
-        None => Vec::new(),
-    };
-    let name = match metadata.iter().find(|(k, _)| k == "name") {
-        Some((_, raw)) => serde_json::from_str::<String>(raw.get())?,
-        None => String::new(),
-    };
-    let type_ = field("type").and_then(|raw| serde_json::from_str::<Cow<str>>(raw.get()).ok());
-    if let Some(why) = made_by_cluster(kind, Some(&name), type_.as_deref()) {
-        return Ok(Listed::Skipped(name, why));
-    }
-    out.extend_from_slice(b"{\"apiVersion\":");
-    serde_json::to_writer(&mut *out, &kind.api_version())?;
-    out.extend_from_slice(b",\"kind\":");
-    serde_json::to_writer(&mut *out, &kind.kind)?;
-    for (key, value) in &fields {
-        match key.as_ref() {
-            "apiVersion" | "kind" | "status" => {}
-            "metadata" => {
-                out.extend_from_slice(b",\"metadata\":{");
-                let kept = metadata
-                    .iter()
-                    .filter(|(k, _)| !SERVER_SET_METADATA.contains(&k.as_ref()));
-                for (i, (key, value)) in kept.enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    write_field(out, key, value)?;
-                }
-                out.push(b'}');
-            }
-            _ => {
-                out.push(b',');
-                write_field(out, key, value)?;
-            }
-        }
-    }
-    out.push(b'}');
-    Ok(Listed::Written(name))
-}
-
-fn write_field(out: &mut Vec<u8>, key: &str, value: &RawValue) -> serde_json::Result<()> {
-    serde_json::to_writer(&mut *out, key)?;
-    out.push(b':');
-    out.extend_from_slice(value.get().as_bytes());
-    Ok(())
-}
-
-/// A JSON object's fields in their order, their values left as the text they were.
-struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Fields<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct FieldsVisitor;
-        impl<'de> Visitor<'de> for FieldsVisitor {
-            type Value = Fields<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-                let mut fields = Vec::new();
-                while let Some(Key(key)) = map.next_key()? {
-                    fields.push((key, map.next_value()?));
-                }
-                Ok(Fields(fields))
-            }
-        }
-        deserializer.deserialize_map(FieldsVisitor)
-    }
-}
-
-/// A field name, borrowed from the text unless it holds escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
@@ -223,13 +96,6 @@ pub fn set_namespace(object: &mut Value, namespace: &str) {
 pub fn comparable(mut object: Value, kind: &ResolvedKind) -> Value {
     strip_server_set_fields(&mut object, kind);
     object
-}
-
-/// Serialises an object the way it is stored: pretty JSON with a final newline.
-pub fn to_stored_bytes(object: &Value) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(object).unwrap_or_default();
-    bytes.push(b'\n');
-    bytes
 }
 
 #[cfg(test)]
@@ -294,9 +160,9 @@ mod tests {
     /// Writes `object` the fast way and reads it back.
     fn written(kind: &ResolvedKind, object: &Value) -> (Listed, Option<Value>) {
         let text = serde_json::to_string(object).unwrap();
-        let raw: Box<RawValue> = serde_json::from_str(&text).unwrap();
+        let raw: Box<serde_json::value::RawValue> = serde_json::from_str(&text).unwrap();
         let mut out = Vec::new();
-        let listed = write_stored(kind, &raw, &mut out).unwrap();
+        let listed = write_stored(kind, &raw, &[], &mut out).unwrap();
         let back = (!out.is_empty()).then(|| serde_json::from_slice(&out).expect("what is written is JSON"));
         (listed, back)
     }
@@ -353,11 +219,36 @@ mod tests {
                 listed,
                 Listed::Skipped(
                     name(&object).unwrap().to_string(),
-                    generated_by_cluster(&kind, &object).unwrap()
+                    generated_by_cluster(&kind, &object).unwrap().to_string()
                 )
             );
             assert_eq!(back, None, "nothing is written for it");
         }
+    }
+
+    #[test]
+    fn writing_a_listed_object_leaves_out_what_a_backed_up_controller_makes_and_what_is_labelled_out() {
+        let revisions = ResolvedKind::new("apps", "v1", "ControllerRevision", "controllerrevisions", true);
+        let sets = ResolvedKind::new("apps", "v1", "StatefulSet", "statefulsets", true);
+        let owned = json!({"metadata": {"name": "db-6d4b", "ownerReferences": [
+            {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "uid": "u", "controller": true}]}});
+        let text = serde_json::to_string(&owned).unwrap();
+        let raw: Box<serde_json::value::RawValue> = serde_json::from_str(&text).unwrap();
+        let mut out = Vec::new();
+        let listed = write_stored(&revisions, &raw, &[revisions.clone(), sets], &mut out).unwrap();
+        assert!(matches!(listed, Listed::Skipped(ref n, ref why) if n == "db-6d4b" && why.contains("StatefulSet db")));
+        assert!(out.is_empty());
+        // Without its owner's kind in the backup, it is stored, its reference stripped.
+        let (listed, back) = written(&revisions, &owned);
+        assert_eq!(listed, Listed::Written("db-6d4b".into()));
+        assert_eq!(back.unwrap()["metadata"], json!({"name": "db-6d4b"}));
+
+        let cm = ResolvedKind::new("", "v1", "ConfigMap", "configmaps", true);
+        let excluded = json!({"metadata": {"name": "scratch", "labels": {"lifeboat.io/exclude": "true"}}});
+        assert_eq!(
+            written(&cm, &excluded).0,
+            Listed::Skipped("scratch".into(), "labelled lifeboat.io/exclude=true".into())
+        );
     }
 
     #[test]
