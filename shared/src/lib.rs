@@ -11,9 +11,9 @@
 //! - [`cluster`]: the seam through which a function reaches a cluster.
 //! - [`retry`]: which Kubernetes API requests are sent again, and how soon.
 //! - [`eks`]: EKS authentication: DescribeCluster and the presigned STS token, refreshed as it ages.
-//! - [`kinds`]: resolving kind names to API resources through discovery.
+//! - [`kinds`]: resolving kind names (or `Kind.group`) to API resources over every served version.
 //! - [`names`]: Kubernetes name rules, and URL paths built only from checked, encoded names.
-//! - [`object`]: what a stored object is: server-set fields stripped, cluster-generated objects recognised.
+//! - [`object`]: what a stored object is: owned and excluded objects skipped, server-set fields stripped per kind.
 //! - [`layout`]: where a run's objects and manifest live in the bucket.
 //! - [`list_file`]: the stored file format, a `v1` `List` per tenant and kind.
 //! - [`manifest`]: the commit marker of a backup, with a SHA-256 and S3 version per stored

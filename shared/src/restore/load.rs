@@ -3,9 +3,11 @@
 //! be of the kind the file is listed as.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::failure::{FileFailure, ObjectFailure};
 use super::plan::Admitted;
 use crate::kinds::ResolvedKind;
 use crate::layout::RunLayout;
@@ -18,7 +20,7 @@ pub(super) struct Job<'m> {
     pub file: &'m ManifestFile,
     pub name: &'m str,
     pub kind: ResolvedKind,
-    pub object: Result<Value, String>,
+    pub object: Result<Value, ObjectFailure>,
 }
 
 /// Reads one admitted file and takes out the objects wanted. A file that fails its
@@ -37,7 +39,7 @@ pub(super) async fn load<'m>(
         object,
     };
     let mut unselected: Vec<String> = Vec::new();
-    let mut by_name: HashMap<String, Result<Value, String>> = match read_verified(store, layout, file).await {
+    let mut by_name: HashMap<String, Result<Value, ObjectFailure>> = match read_verified(store, layout, file).await {
         Ok(items) => {
             let mut found = HashMap::new();
             for item in items {
@@ -59,10 +61,10 @@ pub(super) async fn load<'m>(
                     }
                 }
                 let checked = if found.contains_key(&name) {
-                    Err(format!(
-                        "{} holds two objects named {name:?}, where a backup stores each once; neither was written",
-                        file.key
-                    ))
+                    Err(ObjectFailure::Duplicate {
+                        key: file.key.clone(),
+                        name: name.clone(),
+                    })
                 } else {
                     of_listed_kind(file, item)
                 };
@@ -70,18 +72,21 @@ pub(super) async fn load<'m>(
             }
             found
         }
-        Err(reason) => return names.into_iter().map(|name| job(name, Err(reason.clone()))).collect(),
+        Err(failure) => {
+            let failure = Arc::new(failure);
+            return names
+                .into_iter()
+                .map(|name| job(name, Err(ObjectFailure::File(failure.clone()))))
+                .collect();
+        }
     };
     names
         .into_iter()
         .filter(|name| !unselected.iter().any(|u| u == name))
         .map(|name| {
-            let object = by_name.remove(name).unwrap_or_else(|| {
-                Err(format!(
-                    "the manifest lists it in {} but the file does not hold it",
-                    file.key
-                ))
-            });
+            let object = by_name
+                .remove(name)
+                .unwrap_or_else(|| Err(ObjectFailure::NotInFile { key: file.key.clone() }));
             job(name, object)
         })
         .collect()
@@ -90,43 +95,41 @@ pub(super) async fn load<'m>(
 /// The object, if it says it is of the kind its file is listed as: a file holds one
 /// kind, and an object of another (a ClusterRoleBinding in a tenant's Secrets, say)
 /// would be written with the rights of the kind the request allowed.
-fn of_listed_kind(file: &ManifestFile, object: Value) -> Result<Value, String> {
+fn of_listed_kind(file: &ManifestFile, object: Value) -> Result<Value, ObjectFailure> {
     let said = |field| object.get(field).and_then(Value::as_str).unwrap_or_default();
     if said("apiVersion") == file.api_version && said("kind") == file.kind {
         Ok(object)
     } else {
-        Err(format!(
-            "the object in {} says it is {:?} {:?}, not the {} {} the file is listed as; it was not written",
-            file.key,
-            said("apiVersion"),
-            said("kind"),
-            file.api_version,
-            file.kind
-        ))
+        Err(ObjectFailure::OtherKind {
+            key: file.key.clone(),
+            said_version: said("apiVersion").to_string(),
+            said_kind: said("kind").to_string(),
+            api_version: file.api_version.clone(),
+            kind: file.kind.clone(),
+        })
     }
 }
 
 /// The objects of a file, read at the version the manifest records and verified.
-async fn read_verified(store: &Store, layout: &RunLayout, file: &ManifestFile) -> Result<Vec<Value>, String> {
+async fn read_verified(store: &Store, layout: &RunLayout, file: &ManifestFile) -> Result<Vec<Value>, FileFailure> {
     let key = format!("{}{}", layout.prefix(), file.key);
-    let bytes = store
-        .get(&key, file.version_id.as_deref())
-        .await
-        .map_err(|e| e.to_string())?;
+    let bytes = store.get(&key, file.version_id.as_deref()).await?;
     let actual = sha256_hex(&bytes);
     if actual != file.sha256 {
-        return Err(format!(
-            "checksum mismatch: s3://{}/{key} has SHA-256 {actual} but the manifest recorded {}; the file was changed \
-             after the backup and nothing of it was written",
-            store.bucket(),
-            file.sha256
-        ));
+        return Err(FileFailure::Checksum {
+            bucket: store.bucket().to_string(),
+            key,
+            actual,
+            recorded: file.sha256.clone(),
+        });
     }
-    let mut list: Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("the stored file {key} is not JSON: {e}"))?;
+    let mut list: Value = match serde_json::from_slice(&bytes) {
+        Ok(list) => list,
+        Err(source) => return Err(FileFailure::NotJson { key, source }),
+    };
     match list.get_mut("items").map(Value::take) {
         Some(Value::Array(items)) => Ok(items),
-        _ => Err(format!("the stored file {key} is not a List of objects")),
+        _ => Err(FileFailure::NotAList { key }),
     }
 }
 
@@ -157,11 +160,19 @@ mod tests {
         });
         let refused = of_listed_kind(&secrets_file(), binding).unwrap_err();
         assert!(
-            refused.contains("\"ClusterRoleBinding\"") && refused.contains("not the v1 Secret"),
-            "{refused}"
+            matches!(&refused, ObjectFailure::OtherKind { said_kind, .. } if said_kind == "ClusterRoleBinding"),
+            "{refused:?}"
+        );
+        let said = refused.to_string();
+        assert!(
+            said.contains("\"ClusterRoleBinding\"") && said.contains("not the v1 Secret"),
+            "{said}"
         );
         let unnamed = json!({ "metadata": { "name": "db" }, "data": {} });
-        assert!(of_listed_kind(&secrets_file(), unnamed).is_err());
+        assert!(matches!(
+            of_listed_kind(&secrets_file(), unnamed),
+            Err(ObjectFailure::OtherKind { said_kind, .. }) if said_kind.is_empty()
+        ));
         let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "db" } });
         assert!(of_listed_kind(&secrets_file(), secret).is_ok());
     }

@@ -3,6 +3,7 @@
 //! verify each file at the version the manifest records ([`load`]), then write in
 //! dependency order ([`write`]), waiting where the cluster must catch up ([`wait`]).
 
+mod failure;
 mod load;
 mod plan;
 mod prepare;
@@ -172,12 +173,12 @@ impl Restore {
                 .map(|r| r.name.as_str())
                 .collect();
             for name in created_definitions {
-                if let Err(reason) = wait::wait_until_established(&client, name).await {
+                if let Err(failure) = wait::wait_until_established(&client, name).await {
                     report.error(RunError {
                         tenant: None,
                         kind: Some("CustomResourceDefinition".into()),
                         name: Some(name.into()),
-                        message: reason,
+                        message: failure.to_string(),
                     });
                 }
             }

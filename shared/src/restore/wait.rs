@@ -6,6 +6,7 @@ use std::time::Duration;
 use kube::Client;
 use kube::api::Api;
 
+use super::failure::ObjectFailure;
 use super::write::Target;
 
 /// How long restore waits for an object being deleted to be gone: a namespace still
@@ -17,10 +18,10 @@ const DELETION_WAIT: Duration = Duration::from_secs(120);
 const ESTABLISH_WAIT: Duration = Duration::from_secs(60);
 
 /// Polls `condition` until it holds or `timeout` passes; says which.
-async fn poll_until<F, Fut>(timeout: Duration, mut condition: F) -> Result<bool, String>
+async fn poll_until<F, Fut>(timeout: Duration, mut condition: F) -> Result<bool, ObjectFailure>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool, String>>,
+    Fut: std::future::Future<Output = Result<bool, ObjectFailure>>,
 {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -36,14 +37,14 @@ where
 
 /// Waits, bounded, until a CustomResourceDefinition reports `Established`. Its name has
 /// passed the DNS subdomain rule, so kube may put it in a path as it is.
-pub(super) async fn wait_until_established(client: &Client, name: &str) -> Result<(), String> {
+pub(super) async fn wait_until_established(client: &Client, name: &str) -> Result<(), ObjectFailure> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let established = poll_until(ESTABLISH_WAIT, || async {
-        let crd = api
-            .get_opt(name)
-            .await
-            .map_err(|e| format!("cannot read the definition '{name}': {e}"))?;
+        let crd = api.get_opt(name).await.map_err(|source| ObjectFailure::Read {
+            what: format!("the definition '{name}'"),
+            source,
+        })?;
         Ok(crd
             .and_then(|crd| crd.status)
             .and_then(|status| status.conditions)
@@ -57,26 +58,29 @@ pub(super) async fn wait_until_established(client: &Client, name: &str) -> Resul
     if established {
         Ok(())
     } else {
-        Err(format!(
-            "the definition '{name}' was created but not established within {}s; its custom resources may fail",
-            ESTABLISH_WAIT.as_secs()
-        ))
+        Err(ObjectFailure::NotEstablished {
+            name: name.to_string(),
+            seconds: ESTABLISH_WAIT.as_secs(),
+        })
     }
 }
 
 /// Waits, bounded, for an object being deleted to be gone.
-pub(super) async fn wait_until_gone(api: &Target<'_>, name: &str) -> Result<(), String> {
+pub(super) async fn wait_until_gone(api: &Target<'_>, name: &str) -> Result<(), ObjectFailure> {
     let gone = poll_until(DELETION_WAIT, || async {
-        let current = api.get(name).await.map_err(|e| format!("cannot read '{name}': {e}"))?;
+        let current = api.get(name).await.map_err(|source| ObjectFailure::Read {
+            what: format!("'{name}'"),
+            source,
+        })?;
         Ok(current.is_none())
     })
     .await?;
     if gone {
         Ok(())
     } else {
-        Err(format!(
-            "'{name}' is still being deleted after {}s; restore again once it is gone",
-            DELETION_WAIT.as_secs()
-        ))
+        Err(ObjectFailure::StillDeleting {
+            name: name.to_string(),
+            seconds: DELETION_WAIT.as_secs(),
+        })
     }
 }

@@ -12,6 +12,7 @@ use kube::Client;
 use kube::api::{DeleteParams, GetParams, PostParams};
 use serde_json::Value;
 
+use super::failure::ObjectFailure;
 use super::load::Job;
 use super::prepare::{Prepared, prepare};
 use super::wait::wait_until_gone;
@@ -206,14 +207,14 @@ impl Writer<'_> {
                 self.write(object, &job.kind, job.name, target.as_deref(), is_namespace)
                     .await
             }
-            Err(reason) => Err(reason),
+            Err(failure) => Err(failure),
         };
         match outcome {
             Ok((action, reason)) => {
                 result.action = action;
                 result.reason = reason;
             }
-            Err(reason) => result.reason = Some(reason),
+            Err(failure) => result.reason = Some(failure.to_string()),
         }
         result
     }
@@ -228,7 +229,7 @@ impl Writer<'_> {
         name: &str,
         target: Option<&str>,
         is_namespace: bool,
-    ) -> Result<(Action, Option<String>), String> {
+    ) -> Result<(Action, Option<String>), ObjectFailure> {
         if let Some(why) = generated_by_cluster(kind, &object) {
             return Ok((Action::Skipped, Some(why.into())));
         }
@@ -262,13 +263,13 @@ impl Writer<'_> {
             match api.send(&object, None, dry_run).await {
                 Ok(()) => return Ok((self.created(kind, &object), noted(None))),
                 Err(kube::Error::Api(status)) if status.code == 409 => {}
-                Err(e) => return Err(failed("create", &e)),
+                Err(e) => return Err(ObjectFailure::of_write("create", e)),
             }
         }
-        let mut current = api
-            .get(&name)
-            .await
-            .map_err(|e| format!("cannot read the current object: {e}"))?;
+        let mut current = api.get(&name).await.map_err(|source| ObjectFailure::Read {
+            what: "the current object".into(),
+            source,
+        })?;
         let deleting = |c: &Value| c["metadata"].get("deletionTimestamp").is_some_and(|t| !t.is_null());
         if is_namespace && current.as_ref().is_some_and(deleting) {
             if dry_run {
@@ -312,22 +313,10 @@ impl Writer<'_> {
     }
 }
 
-async fn create(api: &Target<'_>, object: &Value, dry_run: bool) -> Result<(), String> {
-    api.send(object, None, dry_run).await.map_err(|e| failed("create", &e))
-}
-
-/// The reason a write failed. A field the target cluster does not know is named as
-/// such, with what to do, since the server's own words for it read as a bad request.
-fn failed(write: &str, error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) if status.code == 400 && status.message.contains("strict decoding error") => format!(
-            "{write} refused: the cluster does not know some of the object's fields and would drop them ({}); \
-             restore into a cluster that serves them (a newer Kubernetes version, or the custom resource \
-             definition as backed up)",
-            status.message
-        ),
-        e => format!("{write} failed: {e}"),
-    }
+async fn create(api: &Target<'_>, object: &Value, dry_run: bool) -> Result<(), ObjectFailure> {
+    api.send(object, None, dry_run)
+        .await
+        .map_err(|e| ObjectFailure::of_write("create", e))
 }
 
 /// Replaces an object; says how when it was not in place. Some objects cannot be
@@ -344,7 +333,7 @@ async fn replace(
     mut object: Value,
     resource_version: Option<String>,
     dry_run: bool,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, ObjectFailure> {
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.insert(
             "resourceVersion".into(),
@@ -354,20 +343,19 @@ async fn replace(
     match api.send(&object, Some(name), dry_run).await {
         Ok(()) => Ok(None),
         Err(kube::Error::Api(status)) if status.code == 422 => {
-            let why = format!("it cannot change in place ({})", status.message);
             if !recreatable(kind) {
-                return Err(format!(
-                    "{why}, and deleting a {} to create it again would take what belongs to it along; it was left \
-                     as it is: delete it yourself and restore again to replace it",
-                    kind.kind
-                ));
+                return Err(ObjectFailure::NotRecreatable {
+                    message: status.message,
+                    kind: kind.kind.clone(),
+                });
             }
+            let why = format!("it cannot change in place ({})", status.message);
             if dry_run {
                 return Ok(Some(format!("{why}; it would be deleted and created again")));
             }
             api.delete(name)
                 .await
-                .map_err(|e| format!("delete before re-create failed: {e}"))?;
+                .map_err(|e| ObjectFailure::of_write("delete before re-create", e))?;
             wait_until_gone(api, name).await?;
             if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                 meta.remove("resourceVersion");
@@ -375,7 +363,7 @@ async fn replace(
             create(api, &object, false).await?;
             Ok(Some(format!("{why}, so it was deleted and created again")))
         }
-        Err(e) => Err(failed("replace", &e)),
+        Err(e) => Err(ObjectFailure::of_write("replace", e)),
     }
 }
 

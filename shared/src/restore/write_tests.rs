@@ -94,7 +94,12 @@ async fn an_object_with_a_field_the_cluster_does_not_know_fails_and_the_clusters
     let replaced = replace(&api, &config_maps(), "app", config_map(), Some("7".into()), false)
         .await
         .unwrap_err();
-    for (reason, write) in [(created, "create"), (replaced, "replace")] {
+    for (failure, write) in [(created, "create"), (replaced, "replace")] {
+        assert!(
+            matches!(&failure, ObjectFailure::UnknownFields { write: w, .. } if *w == write),
+            "{failure:?}"
+        );
+        let reason = failure.to_string();
         assert!(
             reason.starts_with(&format!(
                 "{write} refused: the cluster does not know some of the object's fields"
@@ -146,6 +151,11 @@ async fn a_namespace_or_a_workload_that_cannot_change_in_place_is_never_deleted(
             .await
             .unwrap_err();
         assert!(
+            matches!(&refused, ObjectFailure::NotRecreatable { kind: k, .. } if *k == kind.kind),
+            "{refused:?}"
+        );
+        let refused = refused.to_string();
+        assert!(
             refused.contains("would take what belongs to it along") && refused.contains("left as it is"),
             "{refused}"
         );
@@ -169,8 +179,8 @@ async fn a_dry_run_sends_its_writes_for_the_api_server_to_check_and_not_keep() {
     // What the cluster would refuse, a dry run reports as the restore would.
     let refused = create(&api, &config_map(), true).await.unwrap_err();
     assert!(
-        refused.starts_with("create refused: the cluster does not know"),
-        "{refused}"
+        matches!(refused, ObjectFailure::UnknownFields { write: "create", .. }),
+        "{refused:?}"
     );
     assert_eq!(
         *seen.lock().unwrap(),

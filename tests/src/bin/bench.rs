@@ -48,14 +48,15 @@ struct Profile {
 }
 
 impl Profile {
-    fn named(name: &str) -> Result<Profile, String> {
+    /// The profile of that name, if there is one.
+    fn named(name: &str) -> Option<Profile> {
         let (tenants, per_kind, reps) = match name {
             "tiny" => (2, 3, 1),
             "default" => (100, 50, 3),
             "large" => (1000, 50, 3),
-            _ => return Err(format!("unknown profile '{name}': use tiny, default or large")),
+            _ => return None,
         };
-        Ok(Profile {
+        Some(Profile {
             name: name.into(),
             tenants,
             secrets: per_kind,
@@ -114,8 +115,9 @@ fn options() -> Options {
         let mut value = || args.next().unwrap_or_else(|| usage());
         match arg.as_str() {
             "--profile" => {
-                profile = Profile::named(&value()).unwrap_or_else(|e| {
-                    eprintln!("{e}");
+                let name = value();
+                profile = Profile::named(&name).unwrap_or_else(|| {
+                    eprintln!("unknown profile '{name}': use tiny, default or large");
                     usage()
                 })
             }
