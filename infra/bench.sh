@@ -22,7 +22,7 @@ ensure_aws_cli
 
 echo "== build (release)"
 "$(cargo_lambda_path)" lambda build --release --output-format zip --quiet --bin backup --bin restore
-cargo build --release --quiet -p lifeboat-tests --bin bench
+cargo build --release --quiet -p lifeboat-bench --bin bench
 # cargo-lambda builds for its target triple; the zips hold exactly these binaries.
 bin_dir=target/x86_64-unknown-linux-gnu/release
 [[ -x $bin_dir/backup ]] || bin_dir=target/release

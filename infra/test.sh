@@ -30,7 +30,7 @@ echo "== namespaces of earlier runs"
 # stack kept for days gathers thousands (and with them a larger API server and slower
 # LISTs for the benchmark).
 # `new_tenant` in tests/src/lib.rs labels every namespace a test makes; the benchmark's
-# smoke test (tests/tests/benchmark.rs) seeds tenants of the `tiny` profile, which it
+# smoke test (tests/it/benchmark.rs) seeds tenants of the `tiny` profile, which it
 # deletes itself unless it was stopped halfway.
 test_selectors=(lifeboat.test/tenant lifeboat.bench/profile=tiny)
 left_behind() {

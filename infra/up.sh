@@ -374,132 +374,161 @@ write_env() {
   mv -f "$STACK_DIR/env.tmp" "$STACK_DIR/env"
 }
 
-# --- main ----------------------------------------------------------------------------
+# --- steps ---------------------------------------------------------------------------
 
-install_system_tools
-install_python_tools
-"$HERE/build-kube.sh"
-for b in kube-apiserver kube-controller-manager; do
-  [[ -x $KUBE_BIN/$b ]] || fail build "build-kube.sh left no $KUBE_BIN/$b"
-done
+install_tools() {
+  install_system_tools
+  install_python_tools
+  "$HERE/build-kube.sh"
+  for b in kube-apiserver kube-controller-manager; do
+    [[ -x $KUBE_BIN/$b ]] || fail build "build-kube.sh left no $KUBE_BIN/$b"
+  done
+}
 
-START=$SECONDS
-make_pki
-write_kubeconfig "$ADMIN_KUBECONFIG" lifeboat-admin admin
-write_kubeconfig "$STACK_DIR/controller-manager.kubeconfig" system:kube-controller-manager controller-manager
-write_webhook_kubeconfig
+make_certificates_and_kubeconfigs() {
+  make_pki
+  write_kubeconfig "$ADMIN_KUBECONFIG" lifeboat-admin admin
+  write_kubeconfig "$STACK_DIR/controller-manager.kubeconfig" system:kube-controller-manager controller-manager
+  write_webhook_kubeconfig
+}
 
-ETCD_CMD=(/usr/bin/etcd
-  --name lifeboat
-  --data-dir "$STACK_DIR/etcd"
-  --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT"
-  --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT"
-  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT"
-  --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT"
-  --initial-cluster "lifeboat=http://127.0.0.1:$ETCD_PEER_PORT"
-  --logger zap)
-# etcd 3.4 refuses to start on arm64 unless told the platform is acceptable.
-if [[ $(uname -m) == aarch64 ]]; then export ETCD_UNSUPPORTED_ARCH=arm64; fi
+# The command lines of the four components. Each is compared with what runs, so a
+# changed flag restarts its component (ensure_running).
+define_commands() {
+  ETCD_CMD=(/usr/bin/etcd
+    --name lifeboat
+    --data-dir "$STACK_DIR/etcd"
+    --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT"
+    --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT"
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT"
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT"
+    --initial-cluster "lifeboat=http://127.0.0.1:$ETCD_PEER_PORT"
+    --logger zap)
+  # etcd 3.4 refuses to start on arm64 unless told the platform is acceptable.
+  if [[ $(uname -m) == aarch64 ]]; then export ETCD_UNSUPPORTED_ARCH=arm64; fi
 
-# Still called moto (pid file, log, down.sh): moto is what it mostly is. The token age
-# and a digest of the emulator and its access entries are on the command line, so that
-# changing any of them makes up.sh restart it.
-EMULATOR_DIGEST=$(cat "$HERE/aws_emulator.py" "$HERE/access-entries.json" | sha256sum)
-MOTO_CMD=("$PY" "$HERE/aws_emulator.py"
-  --source-digest "${EMULATOR_DIGEST%% *}"
-  --host 127.0.0.1
-  --port "$MOTO_PORT"
-  --cluster "$CLUSTER_NAME"
-  --kube-server "$APISERVER_URL"
-  --ca "$PKI/ca.crt"
-  --webhook-port "$WEBHOOK_PORT"
-  --tls-cert "$PKI/webhook.crt"
-  --tls-key "$PKI/webhook.key"
-  --access-entries "$HERE/access-entries.json"
-  --sts-regions us-east-1
-  --backup-bucket "$BUCKET"
-  --kms-alias "$KMS_ALIAS"
-  --key-arn-file "$RUN/kms-key-arn"
-  --trail "$TRAIL_NAME"
-  --max-token-age "${LIFEBOAT_WEBHOOK_MAX_TOKEN_AGE_SECONDS:-900}")
+  # Still called moto (pid file, log, down.sh): moto is what it mostly is. The token age
+  # and a digest of the emulator and its access entries are on the command line, so that
+  # changing any of them makes up.sh restart it.
+  EMULATOR_DIGEST=$(cat "$HERE/aws_emulator.py" "$HERE/access-entries.json" | sha256sum)
+  MOTO_CMD=("$PY" "$HERE/aws_emulator.py"
+    --source-digest "${EMULATOR_DIGEST%% *}"
+    --host 127.0.0.1
+    --port "$MOTO_PORT"
+    --cluster "$CLUSTER_NAME"
+    --kube-server "$APISERVER_URL"
+    --ca "$PKI/ca.crt"
+    --webhook-port "$WEBHOOK_PORT"
+    --tls-cert "$PKI/webhook.crt"
+    --tls-key "$PKI/webhook.key"
+    --access-entries "$HERE/access-entries.json"
+    --sts-regions us-east-1
+    --backup-bucket "$BUCKET"
+    --kms-alias "$KMS_ALIAS"
+    --key-arn-file "$RUN/kms-key-arn"
+    --trail "$TRAIL_NAME"
+    --max-token-age "${LIFEBOAT_WEBHOOK_MAX_TOKEN_AGE_SECONDS:-900}")
 
-# shellcheck disable=SC2054 # the commas belong to flag values
-APISERVER_CMD=("$KUBE_BIN/kube-apiserver"
-  --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT"
-  --bind-address=127.0.0.1
-  --advertise-address=127.0.0.1
-  --secure-port="$APISERVER_PORT"
-  --tls-cert-file="$PKI/apiserver.crt"
-  --tls-private-key-file="$PKI/apiserver.key"
-  --client-ca-file="$PKI/ca.crt"
-  --authorization-mode=Node,RBAC
-  --service-account-issuer=https://kubernetes.default.svc
-  --service-account-signing-key-file="$PKI/sa.key"
-  --service-account-key-file="$PKI/sa.pub"
-  --service-cluster-ip-range=10.96.0.0/16
-  # The endpoints API refuses loopback addresses, so the reconciler for the
-  # "kubernetes" service's endpoints would only log errors here.
-  --endpoint-reconciler-type=none
-  # EKS-style bearer tokens, checked by the emulator; see README.md.
-  --authentication-token-webhook-config-file="$WEBHOOK_KUBECONFIG"
-  --authentication-token-webhook-version=v1
-  # Each token goes to the webhook, so a token refused there (expired, say) is refused
-  # here at once. The apiserver still keeps a success for 10s in a cache of its own
-  # that no flag reaches.
-  --authentication-token-webhook-cache-ttl=0s)
+  # shellcheck disable=SC2054 # the commas belong to flag values
+  APISERVER_CMD=("$KUBE_BIN/kube-apiserver"
+    --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT"
+    --bind-address=127.0.0.1
+    --advertise-address=127.0.0.1
+    --secure-port="$APISERVER_PORT"
+    --tls-cert-file="$PKI/apiserver.crt"
+    --tls-private-key-file="$PKI/apiserver.key"
+    --client-ca-file="$PKI/ca.crt"
+    --authorization-mode=Node,RBAC
+    --service-account-issuer=https://kubernetes.default.svc
+    --service-account-signing-key-file="$PKI/sa.key"
+    --service-account-key-file="$PKI/sa.pub"
+    --service-cluster-ip-range=10.96.0.0/16
+    # The endpoints API refuses loopback addresses, so the reconciler for the
+    # "kubernetes" service's endpoints would only log errors here.
+    --endpoint-reconciler-type=none
+    # EKS-style bearer tokens, checked by the emulator; see README.md.
+    --authentication-token-webhook-config-file="$WEBHOOK_KUBECONFIG"
+    --authentication-token-webhook-version=v1
+    # Each token goes to the webhook, so a token refused there (expired, say) is refused
+    # here at once. The apiserver still keeps a success for 10s in a cache of its own
+    # that no flag reaches.
+    --authentication-token-webhook-cache-ttl=0s)
 
-CM_KUBECONFIG="$STACK_DIR/controller-manager.kubeconfig"
-CONTROLLER_MANAGER_CMD=("$KUBE_BIN/kube-controller-manager"
-  --kubeconfig="$CM_KUBECONFIG"
-  --authentication-kubeconfig="$CM_KUBECONFIG"
-  --authorization-kubeconfig="$CM_KUBECONFIG"
-  # Without a front proxy there is no request-header CA to look up in the cluster, and
-  # the lookup would log an error every few minutes; the client CA is given directly.
-  --authentication-skip-lookup=true
-  --client-ca-file="$PKI/ca.crt"
-  --bind-address=127.0.0.1
-  --secure-port="$CONTROLLER_MANAGER_PORT"
-  --port=0
-  --leader-elect=false
-  --controllers='*'
-  --use-service-account-credentials=true
-  --root-ca-file="$PKI/ca.crt"
-  --service-account-private-key-file="$PKI/sa.key"
-  # Lets the CSR API sign certificates as a real cluster's would.
-  --cluster-signing-cert-file="$PKI/ca.crt"
-  --cluster-signing-key-file="$PKI/ca.key"
-  --cluster-name="$CLUSTER_NAME"
-  --tls-cert-file="$PKI/controller-manager-serving.crt"
-  --tls-private-key-file="$PKI/controller-manager-serving.key")
+  CM_KUBECONFIG="$STACK_DIR/controller-manager.kubeconfig"
+  CONTROLLER_MANAGER_CMD=("$KUBE_BIN/kube-controller-manager"
+    --kubeconfig="$CM_KUBECONFIG"
+    --authentication-kubeconfig="$CM_KUBECONFIG"
+    --authorization-kubeconfig="$CM_KUBECONFIG"
+    # Without a front proxy there is no request-header CA to look up in the cluster, and
+    # the lookup would log an error every few minutes; the client CA is given directly.
+    --authentication-skip-lookup=true
+    --client-ca-file="$PKI/ca.crt"
+    --bind-address=127.0.0.1
+    --secure-port="$CONTROLLER_MANAGER_PORT"
+    --port=0
+    --leader-elect=false
+    --controllers='*'
+    --use-service-account-credentials=true
+    --root-ca-file="$PKI/ca.crt"
+    --service-account-private-key-file="$PKI/sa.key"
+    # Lets the CSR API sign certificates as a real cluster's would.
+    --cluster-signing-cert-file="$PKI/ca.crt"
+    --cluster-signing-key-file="$PKI/ca.key"
+    --cluster-name="$CLUSTER_NAME"
+    --tls-cert-file="$PKI/controller-manager-serving.crt"
+    --tls-private-key-file="$PKI/controller-manager-serving.key")
+}
 
 # moto and etcd depend on nothing, so both start before anything is awaited.
-ensure_running etcd "$ETCD_CLIENT_PORT $ETCD_PEER_PORT" "${ETCD_CMD[@]}"
-ensure_running moto "$MOTO_PORT $WEBHOOK_PORT" "${MOTO_CMD[@]}"
-wait_until etcd 30 "healthy" etcd_healthy
-# A token the apiserver cannot pass to the webhook is refused, so the webhook comes
-# first and the apiserver never serves with half its authentication missing.
-wait_until moto 60 "answering, token webhook ready" emulator_ready
+start_etcd_and_emulator() {
+  ensure_running etcd "$ETCD_CLIENT_PORT $ETCD_PEER_PORT" "${ETCD_CMD[@]}"
+  ensure_running moto "$MOTO_PORT $WEBHOOK_PORT" "${MOTO_CMD[@]}"
+  wait_until etcd 30 "healthy" etcd_healthy
+  # A token the apiserver cannot pass to the webhook is refused, so the webhook comes
+  # first and the apiserver never serves with half its authentication missing.
+  wait_until moto 60 "answering, token webhook ready" emulator_ready
+}
 
-ensure_running kube-apiserver "$APISERVER_PORT" "${APISERVER_CMD[@]}"
-wait_until kube-apiserver 120 "ready" apiserver_ready
+start_kubernetes() {
+  ensure_running kube-apiserver "$APISERVER_PORT" "${APISERVER_CMD[@]}"
+  wait_until kube-apiserver 120 "ready" apiserver_ready
 
-ensure_running kube-controller-manager "$CONTROLLER_MANAGER_PORT" "${CONTROLLER_MANAGER_CMD[@]}"
+  ensure_running kube-controller-manager "$CONTROLLER_MANAGER_PORT" "${CONTROLLER_MANAGER_CMD[@]}"
+}
 
-# The emulator made the key and the bucket before it answered as ready.
-KEY_ARN=$(<"$RUN/kms-key-arn") || fail moto "the emulator wrote no KMS key ARN to $RUN/kms-key-arn"
-log "moto: bucket $BUCKET (versioned, Object Lock) and key $KEY_ARN ($KMS_ALIAS)"
+# The emulator seeds itself (bucket, key, roles, trail) before it answers as ready;
+# this reads back what it made.
+read_emulator_seed() {
+  KEY_ARN=$(<"$RUN/kms-key-arn") || fail moto "the emulator wrote no KMS key ARN to $RUN/kms-key-arn"
+  log "moto: bucket $BUCKET (versioned, Object Lock) and key $KEY_ARN ($KMS_ALIAS)"
+}
 
-# The webhook names users and groups; what they may do is plain RBAC, as in EKS. Roles
-# of lifeboat's that rbac.yaml no longer holds (they carry no infrastructure label) go,
-# so a stack kept across versions grants no more than the file says.
-kube apply -f "$HERE/rbac.yaml" >/dev/null || fail kube-apiserver "could not apply rbac.yaml"
-kube delete clusterrolebinding,clusterrole -l 'app.kubernetes.io/part-of=lifeboat,!lifeboat.io/infrastructure' \
-  --ignore-not-found >/dev/null || fail kube-apiserver "could not remove lifeboat's earlier RBAC"
-log "kube-apiserver: RBAC for the lifeboat:backup and lifeboat:restore groups applied"
+apply_rbac() {
+  # The webhook names users and groups; what they may do is plain RBAC, as in EKS. Roles
+  # of lifeboat's that rbac.yaml no longer holds (they carry no infrastructure label) go,
+  # so a stack kept across versions grants no more than the file says.
+  kube apply -f "$HERE/rbac.yaml" >/dev/null || fail kube-apiserver "could not apply rbac.yaml"
+  kube delete clusterrolebinding,clusterrole -l 'app.kubernetes.io/part-of=lifeboat,!lifeboat.io/infrastructure' \
+    --ignore-not-found >/dev/null || fail kube-apiserver "could not remove lifeboat's earlier RBAC"
+  log "kube-apiserver: RBAC for the lifeboat:backup and lifeboat:restore groups applied"
+}
 
-wait_until kube-controller-manager 60 "healthy" controller_manager_healthy
-wait_until kube-controller-manager 120 "service account token created" default_sa_token_exists
+wait_for_controller_manager() {
+  wait_until kube-controller-manager 60 "healthy" controller_manager_healthy
+  wait_until kube-controller-manager 120 "service account token created" default_sa_token_exists
+}
 
+# --- main ----------------------------------------------------------------------------
+
+install_tools
+START=$SECONDS
+make_certificates_and_kubeconfigs
+define_commands
+start_etcd_and_emulator
+start_kubernetes
+read_emulator_seed
+apply_rbac
+wait_for_controller_manager
 write_env "$KEY_ARN"
 log "stack ready in $((SECONDS - START))s (after tools and build)"
 echo

@@ -28,30 +28,30 @@
 //! - [`aws`] and [`telemetry`]: the AWS configuration and the JSON logs, set up once per instance.
 //! - [`function`]: the runtime loop both Lambda functions share around their handler.
 
-pub mod allowed;
+pub(crate) mod allowed;
 pub mod audit;
 pub mod aws;
 pub mod backup;
-pub mod claim;
+pub(crate) mod claim;
 pub mod cluster;
 pub mod config;
 pub mod eks;
 pub mod event;
 pub mod function;
-pub mod kinds;
-pub mod layout;
+pub(crate) mod kinds;
+pub(crate) mod layout;
 pub(crate) mod list_file;
-pub mod manifest;
-pub mod names;
-pub mod object;
+pub(crate) mod manifest;
+pub(crate) mod names;
+pub(crate) mod object;
 pub mod report;
 pub mod restore;
-pub mod retry;
-pub mod selector;
-pub mod settings;
+pub(crate) mod retry;
+pub(crate) mod selector;
+pub(crate) mod settings;
 pub mod store;
 pub mod telemetry;
-pub mod upload;
+pub(crate) mod upload;
 
 /// Everything that can stop a lifeboat run as a whole. Failures of single objects,
 /// kinds or tenants are not errors of the run: they are recorded in its report.

@@ -6,16 +6,18 @@
 //! proxy as its endpoint). It forwards each request to the real service (the API server
 //! through an admin client, so no certificate has to be made; S3 through moto's
 //! address) unless the test's script says to answer otherwise: a status of its choice
-//! (429, 5xx, 410, S3's `SlowDown`), a dropped connection, or a delay. [`Proxy::go_down`]
+//! (429, 5xx, 410, S3's `SlowDown`), a dropped connection before or after the real
+//! service acted (the answer lost), or a delay. [`Proxy::go_down`]
 //! stops it listening and breaks its open connections, as an API server that stops does.
-//! Every request is recorded, so a test can prove that a fault was injected and retried.
+//! Every request is recorded with the time it arrived, so a test can prove that a fault
+//! was injected and retried, and how long the retry waited.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -37,8 +39,11 @@ pub struct Seen {
     pub path: String,
     /// The query string, empty when there is none.
     pub query: String,
-    /// What the proxy did: `pass`, `delay`, `drop`, or the status it answered with.
+    /// What the proxy did: `pass`, `delay`, `drop`, `lose-answer`, or the status it
+    /// answered with.
     pub fault: String,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 impl Seen {
@@ -66,8 +71,11 @@ pub enum Fault {
         /// The body.
         body: String,
     },
-    /// Closes the connection without an answer.
+    /// Closes the connection without an answer; the service never sees the request.
     Drop,
+    /// Forwards it, lets the service act on it, then closes the connection without its
+    /// answer: the write that happened although its caller cannot know.
+    LoseAnswer,
     /// Waits, then forwards it.
     Delay(Duration),
     /// Stops the proxy, as [`Proxy::go_down`] does, and closes this connection.
@@ -336,6 +344,7 @@ async fn handle(
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or_default().to_string(),
         fault: String::new(),
+        at: Instant::now(),
     };
     let script = state.script.lock().expect("script lock").clone();
     let fault = script(&seen);
@@ -343,12 +352,17 @@ async fn handle(
         Fault::Pass => "pass".into(),
         Fault::Answer { status, .. } => status.to_string(),
         Fault::Drop => "drop".into(),
+        Fault::LoseAnswer => "lose-answer".into(),
         Fault::Delay(_) => "delay".into(),
         Fault::GoDown => "down".into(),
     };
     state.seen.lock().expect("seen lock").push(seen);
     match fault {
         Fault::Drop => Err("fault: connection dropped".into()),
+        Fault::LoseAnswer => {
+            let answer = forward(&state, parts, body).await?;
+            Err(format!("fault: the answer ({}) was lost", answer.status()).into())
+        }
         Fault::GoDown => {
             state.go_down();
             Err("fault: the server went away".into())

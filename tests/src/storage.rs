@@ -1,5 +1,6 @@
-//! The bucket as someone with write access to it could change it: objects put over
-//! existing keys, and whole runs forged as the backup role could create them.
+//! The bucket: read as a test checks it, and changed as someone with write access to
+//! it could change it (objects put over existing keys, whole runs forged as the backup
+//! role could create them).
 
 use serde_json::{Value, json};
 
@@ -92,4 +93,48 @@ pub async fn committed(stack: &Stack, infrastructure: &str, run: &str) -> (Value
         files.push((entry.clone(), stack.read(&key).await));
     }
     (manifest, files)
+}
+
+impl Stack {
+    /// Every key under a prefix of the bucket.
+    pub async fn keys_under(&self, prefix: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            keys.extend(
+                page.expect("the bucket lists")
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        keys
+    }
+
+    /// Reads an object of the bucket.
+    pub async fn read(&self, key: &str) -> Vec<u8> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("read {key}: {e:?}"));
+        out.body.collect().await.expect("the body reads").into_bytes().to_vec()
+    }
+}
+
+/// The objects of a stored file (a `v1` `List`).
+pub fn list_items(bytes: Vec<u8>) -> Vec<Value> {
+    let list: Value = serde_json::from_slice(&bytes).expect("a stored file is JSON");
+    assert_eq!(list["kind"], "List", "a stored file is a List");
+    assert_eq!(list["apiVersion"], "v1");
+    list["items"].as_array().expect("a List has items").clone()
 }

@@ -9,7 +9,6 @@ mod served;
 pub use resolve::KindResolver;
 pub use served::ServedKinds;
 
-use kube::core::{ApiResource, GroupVersionKind};
 use serde::{Deserialize, Serialize};
 
 /// Why kinds could not be resolved.
@@ -124,22 +123,14 @@ impl ResolvedKind {
             format!("{}.{}", self.plural, self.group)
         }
     }
+}
 
-    /// Whether `name` (`Kind` or `Kind.group`) names this kind.
-    pub fn is_named(&self, name: &str) -> bool {
-        match split_kind_name(name) {
-            Some((kind, None)) => kind == self.kind,
-            Some((kind, Some(group))) => kind == self.kind && group == self.group,
-            None => false,
-        }
-    }
-
-    /// The dynamic API resource for kube requests.
-    pub fn api_resource(&self) -> ApiResource {
-        ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk(&self.group, &self.version, &self.kind),
-            &self.plural,
-        )
+/// Whether `name` (`Kind` or `Kind.group`) names the kind `kind` of `group` ("" for core).
+pub(crate) fn names_kind(name: &str, kind: &str, group: &str) -> bool {
+    match split_kind_name(name) {
+        Some((k, None)) => k == kind,
+        Some((k, Some(g))) => k == kind && g == group,
+        None => false,
     }
 }
 
@@ -159,7 +150,6 @@ mod tests {
             (deploy.api_version(), deploy.resource_dir()),
             ("apps/v1".to_string(), "deployments.apps".to_string())
         );
-        assert_eq!(deploy.api_resource().plural, "deployments");
     }
 
     #[test]
@@ -172,8 +162,9 @@ mod tests {
         for bad in ["", "ingress.", "In-gress", ".apps", "Ingress.Networking", "Ingress..x"] {
             assert_eq!(split_kind_name(bad), None, "{bad}");
         }
-        let ingress = ResolvedKind::new("networking.k8s.io", "v1", "Ingress", "ingresses", true);
-        assert!(ingress.is_named("Ingress") && ingress.is_named("Ingress.networking.k8s.io"));
-        assert!(!ingress.is_named("Ingress.extensions") && !ingress.is_named("Secret"));
+        let ingress = |name| names_kind(name, "Ingress", "networking.k8s.io");
+        assert!(ingress("Ingress") && ingress("Ingress.networking.k8s.io"));
+        assert!(!ingress("Ingress.extensions") && !ingress("Secret") && !ingress("Ingress."));
+        assert!(names_kind("Secret", "Secret", "") && !names_kind("Secret.apps", "Secret", ""));
     }
 }

@@ -73,11 +73,6 @@ pub fn name(object: &Value) -> Option<&str> {
     metadata_str(object, "name")
 }
 
-/// The object's namespace.
-pub fn namespace(object: &Value) -> Option<&str> {
-    metadata_str(object, "namespace")
-}
-
 // Not `Value::pointer`: it allocates two strings per path segment to unescape it, and
 // these run several times for every object a backup or restore handles.
 fn metadata_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
@@ -141,12 +136,9 @@ mod tests {
     }
 
     #[test]
-    fn name_and_namespace_come_from_metadata_only() {
+    fn a_name_comes_from_metadata_only() {
         let object = json!({"name": "top", "metadata": {"name": "a/b~c", "namespace": "t"}});
         assert_eq!(name(&object), Some("a/b~c"));
-        assert_eq!(namespace(&object), Some("t"));
-        let cluster_scoped = json!({"metadata": {"name": "n"}});
-        assert_eq!(namespace(&cluster_scoped), None);
         for odd in [
             json!({"name": "n"}),
             json!({"metadata": "n"}),

@@ -61,6 +61,13 @@ pub(crate) enum ObjectFailure {
     UnknownFields { write: &'static str, message: String },
     #[error("{write} failed: {source}")]
     Write { write: &'static str, source: kube::Error },
+    /// A write whose answer was lost, after which the cluster does not hold the object
+    /// as backed up.
+    #[error(
+        "the cluster's answer to the {write} was lost ({source}) and, read back, the object is not as backed up: \
+         restore again"
+    )]
+    AnswerLost { write: &'static str, source: kube::Error },
     #[error("cannot read {what}: {source}")]
     Read { what: String, source: kube::Error },
     #[error(

@@ -123,13 +123,9 @@ fn is_namespaces_file(file: &ManifestFile) -> bool {
 /// Whether `kinds` (`Kind` or `Kind.group` each; `None` for all) takes a file's kind.
 fn kind_wanted(kinds: &Option<Vec<String>>, file: &ManifestFile) -> bool {
     let group = file.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-    kinds.as_ref().is_none_or(|kinds| {
-        kinds.iter().any(|k| match crate::kinds::split_kind_name(k) {
-            Some((kind, None)) => kind == file.kind,
-            Some((kind, Some(g))) => kind == file.kind && g == group,
-            None => false,
-        })
-    })
+    kinds
+        .as_ref()
+        .is_none_or(|kinds| kinds.iter().any(|k| crate::kinds::names_kind(k, &file.kind, group)))
 }
 
 /// The files the request needs, each with the names of the objects wanted from it. A

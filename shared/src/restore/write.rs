@@ -259,10 +259,17 @@ impl Writer<'_> {
         // create comes first: one request where a read and a create would be two. One
         // that exists is then read and compared as below. A dry run sends the same
         // writes, which the API server checks in full and does not keep.
+        //
+        // A create whose answer was lost (the connection broke after it was sent) may
+        // have been applied: the object is read back like one that exists, so the
+        // report says what the cluster holds, and a create is sent again only when it
+        // is not there.
+        let mut answer_lost = false;
         if !is_namespace {
             match api.send(&object, None, dry_run).await {
                 Ok(()) => return Ok((self.created(kind, &object), noted(None))),
                 Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(e) if !dry_run && outcome_unknown(&e) => answer_lost = true,
                 Err(e) => return Err(ObjectFailure::of_write("create", e)),
             }
         }
@@ -287,6 +294,9 @@ impl Writer<'_> {
         };
         let resource_version = current["metadata"]["resourceVersion"].as_str().map(str::to_string);
         if comparable(current, kind) == object {
+            if answer_lost {
+                return Ok((Action::Created, noted(Some(LOST_CREATE.into()))));
+            }
             return Ok((Action::Unchanged, None));
         }
         match self.request.existing {
@@ -313,6 +323,16 @@ impl Writer<'_> {
     }
 }
 
+/// The note on an object whose create was applied although its answer was lost.
+const LOST_CREATE: &str = "the cluster's answer to the create was lost; read back, the object is there as backed up";
+
+/// Whether a write failed where the API server may have acted on it: the request went
+/// out and no answer came back. An answer of any status, or a request that could not
+/// be built, says the outcome.
+fn outcome_unknown(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::HyperError(_) | kube::Error::Service(_))
+}
+
 async fn create(api: &Target<'_>, object: &Value, dry_run: bool) -> Result<(), ObjectFailure> {
     api.send(object, None, dry_run)
         .await
@@ -334,6 +354,7 @@ async fn replace(
     resource_version: Option<String>,
     dry_run: bool,
 ) -> Result<Option<String>, ObjectFailure> {
+    let wanted = object.clone();
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.insert(
             "resourceVersion".into(),
@@ -342,6 +363,24 @@ async fn replace(
     }
     match api.send(&object, Some(name), dry_run).await {
         Ok(()) => Ok(None),
+        // The replace went out and its answer was lost: what the cluster holds now says
+        // whether it was applied.
+        Err(e) if !dry_run && outcome_unknown(&e) => {
+            let current = api.get(name).await.map_err(|source| ObjectFailure::Read {
+                what: "the object after a replace whose answer was lost".into(),
+                source,
+            })?;
+            if current.is_some_and(|current| comparable(current, kind) == wanted) {
+                Ok(Some(
+                    "the cluster's answer to the replace was lost; read back, the object is as backed up".into(),
+                ))
+            } else {
+                Err(ObjectFailure::AnswerLost {
+                    write: "replace",
+                    source: e,
+                })
+            }
+        }
         Err(kube::Error::Api(status)) if status.code == 422 => {
             if !recreatable(kind) {
                 return Err(ObjectFailure::NotRecreatable {

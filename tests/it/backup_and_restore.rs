@@ -119,10 +119,8 @@ async fn a_deleted_tenant_comes_back_with_every_object_identical() {
 #[tokio::test]
 async fn a_tenant_restores_into_a_mapped_namespace_beside_the_original() {
     let stack = Stack::connect().await;
-    let tenant = stack.seed_tenant("mapped").await;
+    let (tenant, infra) = stack.backed_up_tenant("mapped", TIME).await;
     let ns = tenant.namespace.as_str();
-    let infra = unique("infra");
-    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
 
     let target = format!("{ns}-restored");
     let mut event = stack.restore_event(&infra);
@@ -220,10 +218,8 @@ async fn existing_skip_leaves_changed_objects_and_overwrite_puts_the_backup_back
 #[tokio::test]
 async fn a_dry_run_reports_what_would_happen_and_writes_nothing() {
     let stack = Stack::connect().await;
-    let tenant = stack.seed_tenant("dryrun").await;
+    let (tenant, infra) = stack.backed_up_tenant("dryrun", TIME).await;
     let ns = tenant.namespace.as_str();
-    let infra = unique("infra");
-    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
     stack
         .secrets(ns)
         .delete("db-credentials", &Default::default())
@@ -270,10 +266,8 @@ async fn a_dry_run_reports_what_would_happen_and_writes_nothing() {
 #[tokio::test]
 async fn a_dry_run_is_checked_by_the_cluster_and_fails_what_the_restore_would_fail() {
     let stack = Stack::connect().await;
-    let tenant = stack.seed_tenant("dryquota").await;
+    let (tenant, infra) = stack.backed_up_tenant("dryquota", TIME).await;
     let ns = tenant.namespace.as_str();
-    let infra = unique("infra");
-    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
 
     // The namespace restored into allows no more ConfigMaps: the quota's admission
     // refuses each create, a real one or a dry run's.
@@ -336,10 +330,8 @@ async fn a_dry_run_is_checked_by_the_cluster_and_fails_what_the_restore_would_fa
 async fn a_file_that_does_not_match_its_manifest_checksum_is_refused_and_nothing_of_it_is_written_but_the_other_files_restore()
  {
     let stack = Stack::connect().await;
-    let tenant = stack.seed_tenant("tamper").await;
+    let (tenant, infra) = stack.backed_up_tenant("tamper", TIME).await;
     let ns = tenant.namespace.as_str();
-    let infra = unique("infra");
-    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
 
     // A password swapped in a file that its manifest still vouches for. In a versioned
     // bucket restore reads the version the manifest records, so the run is copied to a
@@ -384,10 +376,8 @@ async fn a_file_that_does_not_match_its_manifest_checksum_is_refused_and_nothing
 #[tokio::test]
 async fn a_second_backup_shows_a_change_and_a_deletion() {
     let stack = Stack::connect().await;
-    let tenant = stack.seed_tenant("second").await;
+    let (tenant, infra) = stack.backed_up_tenant("second", TIME).await;
     let ns = tenant.namespace.as_str();
-    let infra = unique("infra");
-    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
 
     let patch = json!({ "data": { "greeting": "changed" } });
     stack
@@ -563,10 +553,8 @@ async fn a_retry_of_a_run_that_died_before_its_manifest_completes_it_beside_the_
 #[tokio::test]
 async fn a_backup_without_a_manifest_is_never_chosen_as_latest() {
     let stack = Stack::connect().await;
-    let tenant = stack.seed_tenant("uncommitted").await;
+    let (tenant, infra) = stack.backed_up_tenant("uncommitted", TIME).await;
     let ns = tenant.namespace.as_str();
-    let infra = unique("infra");
-    stack.report("backup", &stack.backup_event(&infra, &[ns], TIME)).await;
 
     // A later run that died before its manifest: objects, no commit marker.
     let dead = format!("2026/11/22/150000/infra/{infra}/k8s/namespaces/{ns}/secrets.json");

@@ -10,13 +10,24 @@ use serde_json::Value;
 
 #[test]
 fn the_benchmark_runs_every_step_and_prints_one_table_and_the_same_figures_as_json() {
-    let bench = Path::new(env!("CARGO_BIN_EXE_bench"));
-    // The function binaries of this build sit beside the benchmark's.
-    let bin_dir = bench.parent().expect("the binary has a folder");
+    // The benchmark is a crate of its own (`bench/`), built by the workspace build that
+    // `infra/test.sh` runs first; it and the function binaries of this build sit in the
+    // folder above this test binary's `deps/`.
+    let this = std::env::current_exe().expect("the test binary knows its path");
+    let bin_dir = this
+        .parent()
+        .and_then(Path::parent)
+        .expect("a test binary sits in <target>/<profile>/deps");
+    let bench = bin_dir.join("bench");
+    assert!(
+        bench.is_file(),
+        "{} is missing: build the workspace first (`cargo build --workspace --all-targets`, as infra/test.sh does)",
+        bench.display()
+    );
     let work_dir = bin_dir.join("bench-smoke").join(unique("run"));
     std::fs::create_dir_all(&work_dir).expect("the work dir is writable");
     let json = work_dir.join("results.json");
-    let output = Command::new(bench)
+    let output = Command::new(&bench)
         .args([
             "--profile",
             "tiny",

@@ -27,19 +27,19 @@ use tempfile::TempPath;
 const TIME: &str = "2026-11-22T13:00:00Z";
 const RUN: &str = "2026/11/22/130000";
 
-fn direct() -> ClusterAccess {
+pub(crate) fn direct() -> ClusterAccess {
     ClusterAccess::Kubeconfig { path: None }
 }
 
-fn through(kubeconfig: PathBuf) -> ClusterAccess {
+pub(crate) fn through(kubeconfig: PathBuf) -> ClusterAccess {
     ClusterAccess::Kubeconfig { path: Some(kubeconfig) }
 }
 
-async fn backup_with(cluster: ClusterAccess, s3: aws_sdk_s3::Client) -> Backup {
+pub(crate) async fn backup_with(cluster: ClusterAccess, s3: aws_sdk_s3::Client) -> Backup {
     Backup::new(cluster, s3, None, unaudited().await)
 }
 
-fn no_deadline() -> Invocation {
+pub(crate) fn no_deadline() -> Invocation {
     Invocation::default()
 }
 
@@ -50,7 +50,13 @@ fn backup_request(stack: &Stack, infra: &str, tenants: &[&str], kinds: &[&str], 
 }
 
 /// Runs a backup at `TIME` with no deadline and fails the test unless it completes.
-async fn completed_backup(backup: &Backup, stack: &Stack, infra: &str, tenants: &[&str], kinds: &[&str]) -> Report {
+pub(crate) async fn completed_backup(
+    backup: &Backup,
+    stack: &Stack,
+    infra: &str,
+    tenants: &[&str],
+    kinds: &[&str],
+) -> Report {
     let report = backup
         .run(&backup_request(stack, infra, tenants, kinds, TIME), &no_deadline())
         .await
@@ -105,7 +111,7 @@ fn lists(seen: &Seen, namespace: &str, resource: &str) -> bool {
 
 /// A script that answers the `n`th matching request (from 0) with `faults[n]` when it
 /// has one, and forwards everything else.
-fn nth_matching(
+pub(crate) fn nth_matching(
     matches: impl Fn(&Seen) -> bool + Send + Sync + 'static,
     faults: BTreeMap<usize, Fault>,
 ) -> impl Fn(&Seen) -> Fault + Send + Sync + 'static {

@@ -1,4 +1,4 @@
-//! The benchmark of issue 5: lifeboat's backup and restore beside the physical floor (a
+//! The benchmark: lifeboat's backup and restore beside the physical floor (a
 //! bare paged LIST for the backup; bare POSTs of the same objects for the restore) and
 //! beside what a team writes without lifeboat (kubectl piped into the aws CLI, and
 //! `kubectl apply --server-side`), in one run against the local stack.

@@ -1,0 +1,17 @@
+//! lifeboat's end-to-end tests, one binary with a module per area, each run against the
+//! local stack (`infra/test.sh` starts it) with the real function binaries under the
+//! Lambda emulator.
+
+mod applications;
+mod audit;
+mod backup_and_restore;
+mod bad_input;
+mod benchmark;
+mod custom_resources;
+mod eks_authentication;
+mod faults;
+mod report_log_line;
+mod restore_faults;
+mod secrets_stay_secret;
+mod settings_validation;
+mod trust;
