@@ -32,6 +32,16 @@ def _list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def actions(statement: dict) -> list:
+    """A statement's `Action`, which IAM allows as one string or a list of them."""
+    return _list(statement.get("Action"))
+
+
+def resources(statement: dict) -> list:
+    """A statement's `Resource`, one string or a list of them."""
+    return _list(statement.get("Resource"))
+
+
 def _wild(pattern: str, value: str, case: bool = True) -> bool:
     """IAM's wildcards: * for any run, ? for one character."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
@@ -88,7 +98,7 @@ def _statement_applies(statement: dict, request: Request, resource_policy: bool)
     if resource_policy and not _principal_matches(statement, request.principal):
         return False
     if "Action" in statement:
-        if not any(_wild(a, request.action, case=False) for a in _list(statement["Action"])):
+        if not any(_wild(a, request.action, case=False) for a in actions(statement)):
             return False
     elif any(_wild(a, request.action, case=False) for a in _list(statement.get("NotAction"))):
         return False

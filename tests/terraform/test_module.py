@@ -24,6 +24,7 @@ from pathlib import Path
 import boto3
 
 import emulator
+import policy
 from policy import Request, allowed, kms_allowed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -372,9 +373,8 @@ class TheSingleRegionExampleDeploys(Emulated):
         """Resources a policy allows `action` on."""
         found = []
         for s in statements:
-            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
-            if s["Effect"] == "Allow" and action in actions:
-                found += s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+            if s["Effect"] == "Allow" and action in policy.actions(s):
+                found += policy.resources(s)
         return sorted(found)
 
     def test_the_bucket_is_named_for_account_and_region_and_encrypted_with_a_rotating_key(self):
@@ -444,11 +444,11 @@ class TheSingleRegionExampleDeploys(Emulated):
         self.assertEqual(self.grants(statements, "s3:PutObject"), sorted([f"{bucket_arn}/*/infra/*", claims]))
         self.assertEqual(self.grants(statements, "s3:AbortMultipartUpload"), [f"{bucket_arn}/*/infra/*"])
         self.assertEqual(self.grants(statements, "s3:GetObject"), [claims])
-        listing = [s for s in statements if "s3:ListBucket" in s["Action"]]
+        listing = [s for s in statements if "s3:ListBucket" in policy.actions(s)]
         self.assertEqual(len(listing), 1)
         self.assertEqual(listing[0]["Condition"], {"StringLike": {"s3:prefix": "*/infra/*/k8s/manifest.json"}})
         self.assertEqual(self.grants(statements, "s3:DeleteObject"), [])
-        self.assertNotIn("kms:Decrypt", [a for s in statements if "Condition" not in s for a in s["Action"]])
+        self.assertNotIn("kms:Decrypt", [a for s in statements if "Condition" not in s for a in policy.actions(s)])
         self.assertEqual(sorted(self.grants(statements, "eks:DescribeCluster")),
                          sorted(f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{c}" for c in ["prod-eks", "staging-eks", "dev-eks"]))
         trail = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/lifeboat-audit"
@@ -462,8 +462,7 @@ class TheSingleRegionExampleDeploys(Emulated):
         self.assertEqual(self.grants(statements, "s3:GetObjectVersion"), [f"{bucket_arn}/*/infra/*"])
         self.assertEqual(self.grants(statements, "s3:ListBucket"), [bucket_arn])
         self.assertEqual(len(self.grants(statements, "kms:Decrypt")), 1)
-        s3_actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
-                      if a.startswith("s3:")}
+        s3_actions = {a for s in statements for a in policy.actions(s) if a.startswith("s3:")}
         self.assertEqual(s3_actions, {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"})
         self.assertEqual(self.grants(statements, "kms:GenerateDataKey"), [])
 
@@ -595,7 +594,7 @@ class TheSingleRegionExampleDeploys(Emulated):
         statements = self.role_policy(f"lifeboat-scheduler-{REGION}")
         backup_arn = self.function("backup")["Configuration"]["FunctionArn"]
         self.assertEqual(self.grants(statements, "lambda:InvokeFunction"), [backup_arn])
-        actions = sorted(a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
+        actions = sorted(a for s in statements for a in policy.actions(s))
         self.assertEqual(actions, ["lambda:InvokeFunction", "sqs:SendMessage"])
 
     def test_the_trail_is_multi_region_validated_encrypted_logging_and_records_the_bucket_and_functions(self):
