@@ -46,7 +46,7 @@ pub(crate) mod names;
 pub(crate) mod object;
 pub mod report;
 pub mod restore;
-pub(crate) mod retry;
+pub mod retry;
 pub(crate) mod selector;
 pub(crate) mod settings;
 pub mod store;

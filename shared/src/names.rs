@@ -161,22 +161,39 @@ mod tests {
     #[test]
     fn a_name_that_would_climb_out_of_its_collection_is_refused_for_every_kind() {
         let widget = ResolvedKind::new("example.com", "v1", "Widget", "widgets", true);
-        for kind in [secret(), cluster_role(), widget, ResolvedKind::namespace()] {
+        for (kind, rule) in [
+            (secret(), SUBDOMAIN_RULE),
+            (cluster_role(), SEGMENT_RULE),
+            (widget, SEGMENT_RULE),
+            (ResolvedKind::namespace(), LABEL_RULE),
+        ] {
             for name in ["../../clusterroles/x", "..", ".", "a/b", "a%2Fb", ""] {
-                assert!(check_object_name(&kind, name).is_err(), "{} {name:?}", kind.kind);
+                let refused = check_object_name(&kind, name).unwrap_err();
+                assert_eq!(
+                    (refused.name.as_str(), refused.rule),
+                    (name, rule),
+                    "{} {name:?}",
+                    kind.kind
+                );
             }
         }
     }
 
     #[test]
     fn each_kind_is_held_to_its_own_rule() {
-        assert!(check_object_name(&secret(), "db.credentials.prod").is_ok());
-        assert!(check_object_name(&secret(), "Db").is_err());
-        assert!(check_object_name(&secret(), "system:x").is_err());
-        assert!(check_object_name(&cluster_role(), "system:aggregate-to-admin").is_ok());
-        assert!(check_object_name(&ResolvedKind::namespace(), "billing-prod").is_ok());
-        assert!(check_object_name(&ResolvedKind::namespace(), "billing.prod").is_err());
-        assert!(check_object_name(&secret(), &"a".repeat(254)).is_err());
+        let rule_broken = |kind: &ResolvedKind, name: &str| check_object_name(kind, name).map_err(|e| e.rule);
+        assert_eq!(rule_broken(&secret(), "db.credentials.prod"), Ok(()));
+        assert_eq!(rule_broken(&secret(), "Db"), Err(SUBDOMAIN_RULE));
+        assert_eq!(rule_broken(&secret(), "system:x"), Err(SUBDOMAIN_RULE));
+        assert_eq!(rule_broken(&cluster_role(), "system:aggregate-to-admin"), Ok(()));
+        assert_eq!(rule_broken(&ResolvedKind::namespace(), "billing-prod"), Ok(()));
+        assert_eq!(rule_broken(&ResolvedKind::namespace(), "billing.prod"), Err(LABEL_RULE));
+        assert_eq!(rule_broken(&secret(), &"a".repeat(254)), Err(SUBDOMAIN_RULE));
+        assert_eq!(
+            check_object_name(&secret(), "Db").unwrap_err().what,
+            "the Secret",
+            "the refusal names the kind"
+        );
         let refused = check_namespace("-bad").unwrap_err().to_string();
         assert!(refused.contains("\"-bad\"") && refused.contains("1 to 63"), "{refused}");
     }

@@ -19,17 +19,49 @@ pub enum SettingsError {
     /// `IsEnabled` is not a boolean.
     #[error("IsEnabled must be true or false; got {0}")]
     IsEnabled(String),
-    /// `IntervalInHours` is not a whole number of hours of at least one.
+    /// `IntervalInHours` breaks one of its rules.
+    #[error("IntervalInHours {0}")]
+    IntervalInHours(IntervalRule),
+    /// `K8sResourceKinds` breaks one of its rules.
+    #[error("K8sResourceKinds {0}")]
+    K8sResourceKinds(KindsRule),
+}
+
+/// The rule a bad `IntervalInHours` breaks, with the value it had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntervalRule {
+    /// A number with a fraction or an exponent.
+    #[error("must be a whole number of hours, written without a fraction or exponent (6); got {0}")]
+    NotWhole(String),
+    /// Zero or negative.
+    #[error("must be at least 1 hour; got {0}")]
+    BelowOne(String),
+    /// A string with anything but digits in it, or none.
+    #[error("written as a string must be digits only (\"6\"); got {0}")]
+    NotDigits(String),
+    /// More hours than fit.
+    #[error("must be at most {max} hours; got {0}", max = u32::MAX)]
+    TooLarge(String),
+    /// Neither a number nor a string.
+    #[error("must be a JSON integer (6) or a string of digits (\"6\"); got {0}")]
+    NotANumber(String),
+}
+
+/// The rule a bad `K8sResourceKinds` breaks, with the value it had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KindsRule {
+    /// Not a JSON list.
+    #[error("must be a list of kind names ([\"Secret\", \"ConfigMap\"]); got {0}")]
+    NotAList(String),
+    /// A list with nothing in it.
+    #[error("must name at least one kind; got []")]
+    Empty,
+    /// An entry that is not a kind name.
     #[error(
-        "IntervalInHours must be a whole number of hours, at least 1, written as a JSON integer (6) \
-         or a string of digits (\"6\"); got {0}"
+        "entries must be kind names as Kubernetes spells them (\"Secret\", \"ConfigMap\"), or Kind.group to \
+         pick a group (\"Ingress.networking.k8s.io\"); got the entry {0}"
     )]
-    IntervalInHours(String),
-    /// `K8sResourceKinds` is not a non-empty list of kind names.
-    #[error(
-        "K8sResourceKinds must be a non-empty list of kind names as Kubernetes spells them (\"Secret\", \"ConfigMap\"), or Kind.group to pick a group (\"Ingress.networking.k8s.io\"); {0}"
-    )]
-    K8sResourceKinds(String),
+    NotAKindName(String),
 }
 
 /// The backup setting of one infrastructure.
@@ -88,43 +120,53 @@ impl ResourceBackupConfig {
 }
 
 fn parse_interval(value: &Value) -> Result<u32, SettingsError> {
-    let bad = || SettingsError::IntervalInHours(shown(value));
+    let got = shown(value);
     let hours = match value {
-        // `as_u64` is None for negatives and for any number written with a fraction or
-        // exponent, which is exactly what "whole hours" rules out.
-        Value::Number(n) => n.as_u64().ok_or_else(bad)?,
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(hours), _) => hours,
+            (None, Some(_)) => return Err(IntervalRule::BelowOne(got).into()),
+            // A number with a fraction or exponent: negative ones are below one first.
+            (None, None) if n.as_f64().is_some_and(|f| f < 1.0) => return Err(IntervalRule::BelowOne(got).into()),
+            (None, None) => return Err(IntervalRule::NotWhole(got).into()),
+        },
         Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse::<u64>().map_err(|_| bad())?
+            s.parse::<u64>().map_err(|_| IntervalRule::TooLarge(got.clone()))?
         }
-        _ => return Err(bad()),
+        Value::String(_) => return Err(IntervalRule::NotDigits(got).into()),
+        _ => return Err(IntervalRule::NotANumber(got).into()),
     };
     match u32::try_from(hours) {
-        Ok(h) if h >= 1 => Ok(h),
-        _ => Err(bad()),
+        Ok(0) => Err(IntervalRule::BelowOne(got).into()),
+        Ok(hours) => Ok(hours),
+        Err(_) => Err(IntervalRule::TooLarge(got).into()),
+    }
+}
+
+impl From<IntervalRule> for SettingsError {
+    fn from(rule: IntervalRule) -> Self {
+        SettingsError::IntervalInHours(rule)
+    }
+}
+
+impl From<KindsRule> for SettingsError {
+    fn from(rule: KindsRule) -> Self {
+        SettingsError::K8sResourceKinds(rule)
     }
 }
 
 fn parse_kinds(value: &Value) -> Result<Vec<String>, SettingsError> {
     let Value::Array(items) = value else {
-        return Err(SettingsError::K8sResourceKinds(format!("got {}", shown(value))));
+        return Err(KindsRule::NotAList(shown(value)).into());
     };
     if items.is_empty() {
-        return Err(SettingsError::K8sResourceKinds("got an empty list".into()));
+        return Err(KindsRule::Empty.into());
     }
     let mut kinds: Vec<String> = Vec::with_capacity(items.len());
     for item in items {
-        let Value::String(kind) = item else {
-            return Err(SettingsError::K8sResourceKinds(format!(
-                "got the entry {}",
-                shown(item)
-            )));
+        let kind = match item {
+            Value::String(kind) if crate::kinds::split_kind_name(kind).is_some() => kind,
+            _ => return Err(KindsRule::NotAKindName(shown(item)).into()),
         };
-        if crate::kinds::split_kind_name(kind).is_none() {
-            return Err(SettingsError::K8sResourceKinds(format!(
-                "got the entry {}",
-                shown(item)
-            )));
-        }
         if !kinds.contains(kind) {
             kinds.push(kind.clone());
         }
@@ -178,29 +220,38 @@ mod tests {
     }
 
     #[test]
-    fn interval_rejects_what_is_not_whole_hours_of_at_least_one() {
-        for v in [
-            json!("1.5"),
-            json!(1.5),
-            json!(0),
-            json!("0"),
-            json!(-1),
-            json!("-1"),
-            json!(""),
-            json!("abc"),
-            json!(null),
-            json!(true),
-            json!(1e3),
-            json!(" 1"),
-            json!("99999999999"),
-        ] {
+    fn each_bad_interval_is_refused_with_the_rule_it_breaks() {
+        use IntervalRule::*;
+        type Rule = fn(String) -> IntervalRule;
+        let rows: [(Value, Rule, &str); 14] = [
+            (json!("1.5"), NotDigits, "digits only"),
+            (json!(1.5), NotWhole, "whole number"),
+            (json!(1e3), NotWhole, "whole number"),
+            (json!(0), BelowOne, "at least 1 hour"),
+            (json!("0"), BelowOne, "at least 1 hour"),
+            (json!(-1), BelowOne, "at least 1 hour"),
+            (json!(-0.5), BelowOne, "at least 1 hour"),
+            (json!("-1"), NotDigits, "digits only"),
+            (json!(""), NotDigits, "digits only"),
+            (json!("abc"), NotDigits, "digits only"),
+            (json!(" 1"), NotDigits, "digits only"),
+            (json!("99999999999"), TooLarge, "at most 4294967295"),
+            (json!(null), NotANumber, "JSON integer"),
+            (json!(true), NotANumber, "JSON integer"),
+        ];
+        let fragments: Vec<&str> = rows.iter().map(|(_, _, f)| *f).collect();
+        for (v, rule, fragment) in rows {
             let err = ResourceBackupConfig::try_from(setting(v.clone())).unwrap_err();
-            assert!(matches!(err, SettingsError::IntervalInHours(_)), "{v} gave {err:?}");
+            assert_eq!(err, SettingsError::IntervalInHours(rule(v.to_string())), "{v}");
             let message = err.to_string();
             assert!(
-                message.contains("IntervalInHours") && message.contains("at least 1"),
+                message.starts_with("IntervalInHours ") && message.contains(fragment),
                 "{message}"
             );
+            // The message names its own rule, not every rule at once.
+            for other in fragments.iter().filter(|f| **f != fragment) {
+                assert!(!message.contains(other), "{v}: {message} also says {other}");
+            }
         }
     }
 
@@ -215,20 +266,23 @@ mod tests {
     }
 
     #[test]
-    fn kinds_must_be_a_non_empty_list_of_names() {
-        for kinds in [
-            json!([]),
-            json!("Secret"),
-            json!([""]),
-            json!([1]),
-            json!(["secrets/x"]),
+    fn kinds_must_be_a_non_empty_list_of_names_each_refused_with_its_rule() {
+        for (kinds, rule) in [
+            (json!([]), KindsRule::Empty),
+            (json!("Secret"), KindsRule::NotAList("\"Secret\"".into())),
+            (json!([""]), KindsRule::NotAKindName("\"\"".into())),
+            (json!([1]), KindsRule::NotAKindName("1".into())),
+            (json!(["secrets/x"]), KindsRule::NotAKindName("\"secrets/x\"".into())),
         ] {
             let v = json!({ "IsEnabled": true, "IntervalInHours": 1, "K8sResourceKinds": kinds });
-            assert!(matches!(
+            assert_eq!(
                 ResourceBackupConfig::try_from(v),
-                Err(SettingsError::K8sResourceKinds(_))
-            ));
+                Err(SettingsError::K8sResourceKinds(rule)),
+                "{kinds}"
+            );
         }
+        let empty = SettingsError::K8sResourceKinds(KindsRule::Empty).to_string();
+        assert_eq!(empty, "K8sResourceKinds must name at least one kind; got []");
     }
 
     #[test]
@@ -244,10 +298,10 @@ mod tests {
     #[test]
     fn is_enabled_must_be_a_boolean() {
         let v = json!({ "IsEnabled": "yes", "IntervalInHours": 1, "K8sResourceKinds": ["Secret"] });
-        assert!(matches!(
+        assert_eq!(
             ResourceBackupConfig::try_from(v),
-            Err(SettingsError::IsEnabled(_))
-        ));
+            Err(SettingsError::IsEnabled("\"yes\"".into()))
+        );
     }
 
     #[test]

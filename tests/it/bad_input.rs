@@ -1,6 +1,7 @@
 //! Bad input, one row per case, each with the exact error it gives and proof that
-//! nothing was written: no key in the bucket under the row's own infrastructure, no
-//! object in the cluster. Rows that the event alone decides run through the library as
+//! nothing was written: no key anywhere in the bucket for the refused events' scheduled
+//! time, which no other test uses (every infrastructure a row names, or leaves out, and
+//! the claims), no key added under a refused restore's backup, no object in the cluster. Rows that the event alone decides run through the library as
 //! the functions do (`from_event`, then `run`), with the production EKS access and the
 //! backup role's credentials where the cluster is what is wrong; the malformed JSON row
 //! goes through the real binary, as the Lambda runtime refuses it before lifeboat runs.
@@ -28,6 +29,26 @@ use serde_json::{Value, json};
 
 const TIME: &str = "2026-11-22T13:00:00Z";
 const RUN: &str = "2026/11/22/130000";
+/// The scheduled time of the refused backup events: theirs alone, so that nothing at
+/// all may exist under it, whichever infrastructure a row names or leaves out.
+const REFUSED_TIME: &str = "2026-11-23T07:41:00Z";
+const REFUSED_RUN: &str = "2026/11/23/074100";
+
+/// The keys of the run at `TIME` of each infrastructure.
+async fn infrastructure_keys(stack: &Stack, infrastructures: &[&str]) -> Vec<Vec<String>> {
+    let mut keys = Vec::new();
+    for infra in infrastructures {
+        keys.push(stack.keys_under(&format!("{RUN}/infra/{infra}/")).await);
+    }
+    keys
+}
+
+/// Every key of a run, of any infrastructure, and of its claims.
+async fn run_keys(stack: &Stack, run: &str) -> Vec<String> {
+    let mut keys = stack.keys_under(&format!("{run}/")).await;
+    keys.extend(stack.keys_under(&format!("claims/{run}/")).await);
+    keys
+}
 
 /// The backup role's session credentials, from the AWS emulator's STS.
 async fn backup_role() -> Credentials {
@@ -104,7 +125,7 @@ async fn each_bad_event_is_refused_with_its_exact_error_and_nothing_is_written_a
             "an empty kinds list",
             Box::new(|e| e["settings"]["K8sResourceKinds"] = json!([])),
             "InvalidEvent",
-            "K8sResourceKinds must be a non-empty list",
+            "K8sResourceKinds must name at least one kind",
         ),
         (
             "an unknown kind",
@@ -137,15 +158,14 @@ async fn each_bad_event_is_refused_with_its_exact_error_and_nothing_is_written_a
             "NoSuchBucket",
         ),
     ];
-    let mut infras = Vec::new();
     for (row, edit, error_type, says) in rows {
         let infra = unique("badevent");
-        let mut event = stack.backup_event(&infra, &[&tenant], TIME);
+        let mut event = stack.backup_event(&infra, &[&tenant], REFUSED_TIME);
         edit(&mut event);
         let (got_type, message) = refused(row, backup(eks_access().await, stack.s3.clone(), event).await);
         assert_eq!(got_type, error_type, "{row}: {message}");
         assert!(message.contains(says), "{row}: {message}");
-        infras.push(infra);
+        assert_eq!(run_keys(&stack, REFUSED_RUN).await, Vec::<String>::new(), "{row} wrote");
     }
 
     // A bucket the role may not use: S3 answers AccessDenied to everything.
@@ -158,7 +178,7 @@ async fn each_bad_event_is_refused_with_its_exact_error_and_nothing_is_written_a
             .into(),
     });
     let infra = unique("badevent");
-    let event = stack.backup_event(&infra, &[&tenant], TIME);
+    let event = stack.backup_event(&infra, &[&tenant], REFUSED_TIME);
     let (got_type, message) = refused(
         "a bucket without access",
         backup(
@@ -173,13 +193,15 @@ async fn each_bad_event_is_refused_with_its_exact_error_and_nothing_is_written_a
         message.contains("AccessDenied") && message.contains("role may use it"),
         "{message}"
     );
-    infras.push(infra);
 
     // Malformed JSON never reaches lifeboat: the Lambda runtime refuses it.
     let url = std::env::var("LIFEBOAT_LAMBDA_URL").expect("LIFEBOAT_LAMBDA_URL is set");
     let response = reqwest::Client::new()
         .post(format!("{url}/2015-03-31/functions/backup/invocations"))
-        .body(format!("{{\"infrastructure\": \"{}\",", unique("badevent")))
+        .body(format!(
+            "{{\"infrastructure\": \"{}\", \"scheduled_time\": \"{REFUSED_TIME}\",",
+            unique("badevent")
+        ))
         .send()
         .await
         .unwrap();
@@ -193,13 +215,11 @@ async fn each_bad_event_is_refused_with_its_exact_error_and_nothing_is_written_a
         "{body}"
     );
 
-    for infra in &infras {
-        assert!(
-            stack.keys_under(&format!("{RUN}/infra/{infra}/")).await.is_empty()
-                && stack.keys_under(&format!("claims/{RUN}/{infra}.json")).await.is_empty(),
-            "a refused run wrote under {infra}"
-        );
-    }
+    assert_eq!(
+        run_keys(&stack, REFUSED_RUN).await,
+        Vec::<String>::new(),
+        "a refused run wrote"
+    );
     assert_eq!(
         stack.configuration(&tenant).await,
         before,
@@ -309,6 +329,7 @@ async fn each_bad_restore_input_is_refused_or_fails_its_objects_with_its_exact_e
             "missing field `cluster`",
         ),
     ];
+    let bucket_before = infrastructure_keys(&stack, &[&infra, &never_backed_up, &no_manifest]).await;
     for (row, edit, error_type, says) in rows {
         let mut event = stack.restore_event(&infra);
         edit(&mut event);
@@ -317,6 +338,8 @@ async fn each_bad_restore_input_is_refused_or_fails_its_objects_with_its_exact_e
         assert!(message.contains(says), "{row}: {message}");
     }
     assert!(stack.configuration(&ns).await.is_empty(), "a refused restore wrote");
+    let bucket_after = infrastructure_keys(&stack, &[&infra, &never_backed_up, &no_manifest]).await;
+    assert_eq!(bucket_after, bucket_before, "a refused restore wrote to the bucket");
 
     // Read, then refused object by object: the objects of the broken file fail with the
     // reason, and nothing of them is written.
@@ -373,7 +396,13 @@ async fn each_bad_restore_input_is_refused_or_fails_its_objects_with_its_exact_e
         forged_with(&stack, &infra, &format!("namespaces/{ns}/secrets.json"), bytes, reseal).await;
         let mut event = stack.restore_event(&infra);
         event["source"]["backup"] = json!(FORGED);
+        let stored = stack.keys_under(&format!("{FORGED}/infra/{infra}/")).await;
         let report = restore(stack.s3.clone(), event).await.unwrap();
+        assert_eq!(
+            stack.keys_under(&format!("{FORGED}/infra/{infra}/")).await,
+            stored,
+            "{row}: the restore wrote to the bucket"
+        );
         assert_eq!(report.status, Status::PartiallyFailed, "{row}");
         let secret = report
             .objects

@@ -26,6 +26,8 @@ use tempfile::TempPath;
 
 const TIME: &str = "2026-11-22T13:00:00Z";
 const RUN: &str = "2026/11/22/130000";
+/// What a throttled answer asks the client to wait.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
 
 pub(crate) fn direct() -> ClusterAccess {
     ClusterAccess::Kubeconfig { path: None }
@@ -144,7 +146,7 @@ async fn a_list_that_meets_throttling_server_errors_and_dropped_connections_is_r
     proxy.script(nth_matching(
         move |seen| lists(seen, &target, "secrets"),
         BTreeMap::from([
-            (1, Fault::kube_throttled(1)),
+            (1, Fault::kube_throttled(RETRY_AFTER.as_secs())),
             (
                 3,
                 Fault::kube_status(
@@ -165,7 +167,20 @@ async fn a_list_that_meets_throttling_server_errors_and_dropped_connections_is_r
     backup.page_size = 1;
     completed_backup(&backup, &stack, &disturbed, &[&ns], &["Secret", "ConfigMap"]).await;
 
-    let faults: BTreeSet<String> = proxy.seen().into_iter().map(|s| s.fault).collect();
+    let seen = proxy.seen();
+    // The retry of the throttled page comes no sooner than its Retry-After asked, and
+    // no later than the longest delay the policy waits (with a second for the run).
+    let throttled = seen.iter().position(|s| s.fault == "429").expect("a 429 was answered");
+    let retried = seen[throttled + 1..]
+        .iter()
+        .find(|s| lists(s, &ns, "secrets") && s.query == seen[throttled].query)
+        .expect("the throttled page was asked again");
+    let waited = retried.at - seen[throttled].at;
+    assert!(
+        waited >= RETRY_AFTER && waited <= lifeboat::retry::MAX_DELAY + Duration::from_secs(1),
+        "the throttled page was asked again after {waited:?}, where Retry-After said {RETRY_AFTER:?}"
+    );
+    let faults: BTreeSet<String> = seen.into_iter().map(|s| s.fault).collect();
     for injected in ["429", "503", "drop", "500"] {
         assert!(
             faults.contains(injected),
@@ -363,12 +378,20 @@ async fn s3_that_stays_down_leaves_no_completed_manifest_and_latest_still_restor
         5,
         "{json}"
     );
-    let retried = proxy.seen().iter().filter(|s| s.fault == "503").count();
-    assert!(
-        retried >= 2 * lifeboat::aws::MAX_ATTEMPTS as usize,
-        "each file was tried {} times",
-        lifeboat::aws::MAX_ATTEMPTS
-    );
+    // Each of the throttled tenant's two files was tried exactly as often as the AWS
+    // retry policy says, and no more.
+    let mut tries: BTreeMap<String, usize> = BTreeMap::new();
+    for seen in proxy.seen().into_iter().filter(|s| s.fault == "503") {
+        *tries.entry(seen.path).or_default() += 1;
+    }
+    assert_eq!(tries.len(), 2, "{tries:?}");
+    for (path, count) in &tries {
+        assert_eq!(
+            *count,
+            lifeboat::aws::MAX_ATTEMPTS as usize,
+            "{path} was tried {count} times"
+        );
+    }
     assert_eq!(
         manifest(&stack, "2026/11/22/140000", &infra).await["status"],
         "PartiallyFailed"
@@ -403,9 +426,11 @@ async fn s3_that_stays_down_leaves_no_completed_manifest_and_latest_still_restor
             .is_empty()
     );
 
-    // `latest` is still the complete backup of 13:00.
+    // `latest` is still the complete backup of 13:00, and restores in full: each tenant
+    // into a new namespace, whose objects then equal the original's.
+    let copies: Vec<String> = tenants.iter().map(|_| unique("s3down-copy")).collect();
     let mut event = stack.restore_event(&infra);
-    event["dry_run"] = json!(true);
+    event["namespace_mapping"] = json!({ tenants[0]: copies[0], tenants[1]: copies[1] });
     let request = RestoreRequest::from_event(event, &Defaults::default()).unwrap();
     let restore = Restore::new(direct(), stack.s3.clone(), unaudited().await)
         .run(&request, &no_deadline())
@@ -413,6 +438,13 @@ async fn s3_that_stays_down_leaves_no_completed_manifest_and_latest_still_restor
         .unwrap();
     assert_eq!(restore.run_path.as_deref(), Some(RUN));
     assert_eq!(restore.status, Status::Completed, "{:?}", restore.errors);
+    for (tenant, copy) in tenants.iter().zip(&copies) {
+        assert_eq!(
+            stack.configuration(copy).await,
+            stack.configuration(tenant).await,
+            "{tenant} restored into {copy}"
+        );
+    }
 }
 
 #[tokio::test]

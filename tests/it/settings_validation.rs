@@ -6,6 +6,11 @@ use serde_json::{Value, json};
 
 const TIME: &str = "2026-11-22T13:00:00Z";
 
+/// How a message shows the bad value of `field`, or the field itself when it is missing.
+fn got(settings: &Value, field: &str) -> String {
+    settings.get(field).map_or(field.to_string(), |v| format!("got {v}"))
+}
+
 async fn refused(stack: &Stack, event: &Value) -> (String, String) {
     match stack.invoke("backup", event).await {
         Invocation::Failed { error_type, message } => (error_type, message),
@@ -18,67 +23,76 @@ async fn each_bad_setting_is_refused_with_its_rule_and_nothing_is_written() {
     let stack = Stack::connect().await;
     let tenant = stack.new_tenant("settings").await;
     let infra = unique("infra");
+    // (setting, the field, the words of the one rule it breaks)
     let table: Vec<(Value, &str, &str)> = vec![
         (
             json!({ "IsEnabled": true, "IntervalInHours": "1.5", "K8sResourceKinds": ["Secret"] }),
             "IntervalInHours",
-            "at least 1",
+            "written as a string must be digits only",
         ),
         (
             json!({ "IsEnabled": true, "IntervalInHours": 1.5, "K8sResourceKinds": ["Secret"] }),
             "IntervalInHours",
-            "whole number of hours",
+            "must be a whole number of hours",
         ),
         (
             json!({ "IsEnabled": true, "IntervalInHours": 0, "K8sResourceKinds": ["Secret"] }),
             "IntervalInHours",
-            "at least 1",
+            "must be at least 1 hour",
         ),
         (
             json!({ "IsEnabled": true, "IntervalInHours": -1, "K8sResourceKinds": ["Secret"] }),
             "IntervalInHours",
-            "at least 1",
+            "must be at least 1 hour",
         ),
         (
             json!({ "IsEnabled": true, "IntervalInHours": "", "K8sResourceKinds": ["Secret"] }),
             "IntervalInHours",
-            "string of digits",
+            "written as a string must be digits only",
         ),
         (
             json!({ "IsEnabled": true, "IntervalInHours": "abc", "K8sResourceKinds": ["Secret"] }),
             "IntervalInHours",
-            "got \"abc\"",
+            "written as a string must be digits only",
         ),
         (
             json!({ "IsEnabled": true, "K8sResourceKinds": ["Secret"] }),
             "IntervalInHours",
-            "missing",
+            "is missing IntervalInHours",
         ),
         (
             json!({ "IsEnabled": "yes", "IntervalInHours": 1, "K8sResourceKinds": ["Secret"] }),
             "IsEnabled",
-            "true or false",
+            "must be true or false",
         ),
         (
             json!({ "IsEnabled": true, "IntervalInHours": 1, "K8sResourceKinds": [] }),
             "K8sResourceKinds",
-            "non-empty list",
+            "must name at least one kind",
         ),
         (
             json!({ "IsEnabled": true, "IntervalInHours": 1, "K8sResourceKinds": "Secret" }),
             "K8sResourceKinds",
-            "non-empty list",
+            "must be a list of kind names",
         ),
     ];
-    for (settings, field, rule) in table {
+    // Each message says its own rule and none of the others'.
+    let rules: std::collections::BTreeSet<&str> = table.iter().map(|(_, _, rule)| *rule).collect();
+    for (settings, field, rule) in &table {
         let mut event = stack.backup_event(&infra, &[&tenant], TIME);
         event["settings"] = settings.clone();
         let (error_type, message) = refused(&stack, &event).await;
         assert_eq!(error_type, "InvalidEvent", "{settings}: {message}");
         assert!(
-            message.contains(field) && message.contains(rule),
+            message.contains(field) && message.contains(rule) && message.contains(&got(settings, field)),
             "{settings} gave: {message}"
         );
+        for other in rules.iter().filter(|r| *r != rule) {
+            assert!(
+                !message.contains(other),
+                "{settings} gave: {message}, which also says {other}"
+            );
+        }
     }
 
     // A kind the cluster does not serve is named, not skipped.
