@@ -470,7 +470,10 @@ async fn a_backup_near_its_deadline_stops_starting_work_names_what_it_did_not_ba
     backup.upload_concurrency = 2;
     let infra = unique("infra");
     let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
-    let deadline = chrono::Utc::now() + COMMIT_RESERVE + chrono::TimeDelta::seconds(3);
+    let started = (std::time::Instant::now(), chrono::Utc::now());
+    let deadline = started.1 + COMMIT_RESERVE + chrono::TimeDelta::seconds(3);
+    // When the run must stop starting LISTs, on the proxy's clock.
+    let stop_listing = started.0 + (deadline - COMMIT_RESERVE - started.1).to_std().unwrap();
     let invocation = Invocation {
         function_arn: None,
         deadline: Some(deadline),
@@ -484,6 +487,25 @@ async fn a_backup_near_its_deadline_stops_starting_work_names_what_it_did_not_ba
         .unwrap();
     assert!(chrono::Utc::now() < deadline, "the run returned after its deadline");
     assert_eq!(report.status, Status::PartiallyFailed);
+    // No LIST request was started once the reserve began (a quarter second allowed for
+    // one already on its way), and some were started before.
+    let lists: Vec<Seen> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "GET" && s.path.ends_with("/configmaps"))
+        .collect();
+    assert!(lists.iter().any(|s| s.at < stop_listing), "nothing was listed");
+    for late in lists
+        .iter()
+        .filter(|s| s.at > stop_listing + Duration::from_millis(250))
+    {
+        panic!(
+            "a LIST of {} started {:?} into the {}s reserve",
+            late.path,
+            late.at - stop_listing,
+            COMMIT_RESERVE.num_seconds()
+        );
+    }
 
     // Every tenant is stored whole, or named with what is missing: none of it (no file),
     // or all but what was not listed by then (a file with as many objects as it says).
@@ -520,6 +542,22 @@ async fn a_backup_near_its_deadline_stops_starting_work_names_what_it_did_not_ba
     }
     assert!(cut_short > 0, "the deadline stopped nothing");
     assert_eq!(manifest["errors"].as_array().unwrap().len(), report.errors.len());
+    // The manifest lists exactly the files the run stored.
+    let prefix = format!("{RUN}/infra/{infra}/k8s/");
+    let stored: BTreeSet<String> = stack
+        .keys_under(&prefix)
+        .await
+        .into_iter()
+        .map(|k| k[prefix.len()..].to_string())
+        .filter(|k| k != "manifest.json")
+        .collect();
+    let listed: BTreeSet<String> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, stored);
 }
 
 #[tokio::test]
@@ -743,36 +781,69 @@ async fn two_invocations_of_one_scheduled_run_at_once_leave_one_complete_backup_
     let stack = Stack::connect().await;
     let ns = stack.seed_tenant("twice").await.namespace;
     let infra = unique("infra");
-    // Slow LISTs, so the two invocations overlap for seconds, not microseconds.
-    let proxy = Proxy::kube(stack.kube.clone()).await;
-    proxy.script(|seen| {
+    // Slow LISTs, so the two invocations overlap for seconds, not microseconds; each
+    // through a proxy of its own, so that what each read can be told apart.
+    let slow = |seen: &Seen| {
         if seen.method == "GET" && (seen.path.ends_with("/secrets") || seen.path.ends_with("/configmaps")) {
             Fault::Delay(Duration::from_millis(500))
         } else {
             Fault::Pass
         }
-    });
-    let mut backup = backup_with(through(proxy.kubeconfig(&stack.cluster)), stack.s3.clone()).await;
-    backup.page_size = 2;
+    };
+    let proxies = [
+        Proxy::kube(stack.kube.clone()).await,
+        Proxy::kube(stack.kube.clone()).await,
+    ];
+    let mut backups = Vec::new();
+    for proxy in &proxies {
+        proxy.script(slow);
+        let mut backup = backup_with(through(proxy.kubeconfig(&stack.cluster)), stack.s3.clone()).await;
+        backup.page_size = 2;
+        backups.push(backup);
+    }
     let request = backup_request(&stack, &infra, &[&ns], &["Secret", "ConfigMap"], TIME);
     let invocation = no_deadline();
-    let (one, other) = tokio::join!(backup.run(&request, &invocation), backup.run(&request, &invocation));
-    let mut statuses = vec![
-        format!("{:?}", one.unwrap().status),
-        format!("{:?}", other.unwrap().status),
-    ];
-    statuses.sort();
+    let (one, other) = tokio::join!(
+        backups[0].run(&request, &invocation),
+        backups[1].run(&request, &invocation)
+    );
+    let statuses = [one.unwrap().status, other.unwrap().status];
+    let winner = statuses
+        .iter()
+        .position(|s| *s == Status::Completed)
+        .unwrap_or_else(|| panic!("neither completed: {statuses:?}"));
+    let loser = 1 - winner;
     assert!(
-        statuses == ["AlreadyRunning", "Completed"] || statuses == ["AlreadyCompleted", "Completed"],
+        matches!(statuses[loser], Status::AlreadyRunning | Status::AlreadyCompleted),
         "{statuses:?}"
     );
-    // Only one of them listed the tenant: the other wrote nothing.
-    let secret_lists = proxy
+    // The loser read what it needs to take the claim (API discovery, to resolve the
+    // kinds, and the tenant's Namespace) and nothing else: no object of the tenant.
+    let read_by_loser = proxies[loser].seen();
+    assert!(!read_by_loser.is_empty());
+    for seen in &read_by_loser {
+        let discovery = seen.path == "/api"
+            || seen.path == "/apis"
+            || seen.path.starts_with("/api/v1") && seen.path.matches('/').count() == 2
+            || seen.path.starts_with("/apis/") && seen.path.matches('/').count() <= 3;
+        let namespaces = seen.path == "/api/v1/namespaces" || seen.path == format!("/api/v1/namespaces/{ns}");
+        assert!(
+            seen.method == "GET" && (discovery || namespaces),
+            "the invocation that lost the claim read {} {}",
+            seen.method,
+            seen.path
+        );
+    }
+    let winner_lists = proxies[winner]
         .seen()
         .iter()
         .filter(|s| lists(s, &ns, "secrets") && s.param("continue").is_none())
         .count();
-    assert_eq!(secret_lists, 1, "both invocations backed up the tenant");
+    assert_eq!(
+        winner_lists, 1,
+        "the invocation that won listed the tenant's Secrets once"
+    );
+    let backup = &backups[winner];
 
     // The committed files are the ones the manifest names, and the claim is released.
     let manifest = manifest(&stack, RUN, &infra).await;

@@ -114,12 +114,18 @@ impl Fault {
 
     /// S3's throttling answer.
     pub fn s3_slow_down() -> Fault {
+        Fault::s3_error(503, "SlowDown", "Please reduce your request rate.")
+    }
+
+    /// An S3 error answer, as S3 writes one.
+    pub fn s3_error(status: u16, code: &str, message: &str) -> Fault {
         Fault::Answer {
-            status: 503,
+            status,
             headers: vec![("content-type", "application/xml".into())],
-            body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
-                   <Message>Please reduce your request rate.</Message><RequestId>fault</RequestId></Error>"
-                .into(),
+            body: format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+                 <Message>{message}</Message><RequestId>fault</RequestId></Error>"
+            ),
         }
     }
 
