@@ -40,6 +40,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from moto.sts.models import sts_backends
 from waitress.server import create_server
 
+from sts_signature import StsSignatureCheck
+
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
 # aws-iam-authenticator's limit; a real token is well under 2 KiB.
@@ -293,6 +295,8 @@ class Verifier:
             params[key] = value
             lower[key.lower()] = value
 
+        # Logged with every decision, a refusal too, so each can be told by its key.
+        facts["access_key_id"] = lower.get("x-amz-credential", "").split("/")[0]
         if lower.get("action") != "GetCallerIdentity":
             raise Refused("Action is not GetCallerIdentity")
         if lower.get("version") != "2011-06-15":
@@ -620,7 +624,9 @@ def main() -> None:
     # threads; moto's own server closes every connection and starts a thread for each.
     # A request waiting for a free thread is normal here, not worth a warning a line.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    moto = create_server(RequestLog(DomainDispatcherApplication(create_backend_app)),
+    # STS's signature check of GetCallerIdentity, which moto does not make; see sts_signature.py.
+    app = StsSignatureCheck(DomainDispatcherApplication(create_backend_app), find_credentials)
+    moto = create_server(RequestLog(app),
                          host=args.host, port=args.port, threads=8, connection_limit=1000,
                          ident="moto")
     threading.Thread(target=moto.run, name="moto", daemon=True).start()

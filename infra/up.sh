@@ -410,7 +410,7 @@ define_commands() {
   # Still called moto (pid file, log, down.sh): moto is what it mostly is. The token age
   # and a digest of the emulator and its access entries are on the command line, so that
   # changing any of them makes up.sh restart it.
-  EMULATOR_DIGEST=$(cat "$HERE/aws_emulator.py" "$HERE/access-entries.json" | sha256sum)
+  EMULATOR_DIGEST=$(cat "$HERE/aws_emulator.py" "$HERE/sts_signature.py" "$HERE/access-entries.json" | sha256sum)
   MOTO_CMD=("$PY" "$HERE/aws_emulator.py"
     --source-digest "${EMULATOR_DIGEST%% *}"
     --host 127.0.0.1

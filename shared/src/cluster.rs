@@ -5,6 +5,7 @@
 //! (production), or through a kubeconfig (development against any cluster).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use kube::Client;
 use kube::client::ClientBuilder;
@@ -13,7 +14,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use tower::buffer::BufferLayer;
 
 use crate::config::AccessMode;
-use crate::eks::{BearerLayer, ClusterRole, EksAccess, EksError};
+use crate::eks::{BearerLayer, ClusterRole, EksAccess, EksError, RefusalCause, TokenSource};
 
 /// Requests queued for the client's connection pool; more than a run ever has in flight
 /// (files listed at once, objects written at once).
@@ -48,14 +49,12 @@ pub enum ClusterError {
     #[error(transparent)]
     Eks(#[from] EksError),
     /// The API server refused the credentials.
-    #[error(
-        "cluster '{cluster}' refused lifeboat's credentials (401 Unauthorized): the token was made for another \
-         cluster, has expired (check the function's clock), or its signature does not match; check that the \
-         function's role has an access entry on this cluster"
-    )]
+    #[error("cluster '{cluster}' refused lifeboat's credentials (401 Unauthorized): {cause}")]
     Refused {
         /// The cluster.
         cluster: String,
+        /// Why, as far as the function could find out.
+        cause: RefusalCause,
     },
     /// The API server could not be reached.
     #[error(
@@ -126,12 +125,19 @@ impl ClusterAccess {
         region: &str,
         role: Option<&ClusterRole>,
     ) -> Result<Client, ClusterError> {
-        let client = self.unchecked_client(cluster, region, role).await?;
+        let (client, tokens) = self.unchecked_client(cluster, region, role).await?;
         match client.list_core_api_versions().await {
             Ok(_) => Ok(client),
-            Err(kube::Error::Api(status)) if status.code == 401 => Err(ClusterError::Refused {
-                cluster: cluster.into(),
-            }),
+            Err(kube::Error::Api(status)) if status.code == 401 => {
+                let cause = match (self, tokens) {
+                    (ClusterAccess::Eks(eks), Some(tokens)) => eks.diagnose(&client, &tokens).await,
+                    _ => RefusalCause::Kubeconfig,
+                };
+                Err(ClusterError::Refused {
+                    cluster: cluster.into(),
+                    cause,
+                })
+            }
             Err(source) => Err(ClusterError::Unreachable {
                 cluster: cluster.into(),
                 source,
@@ -144,7 +150,7 @@ impl ClusterAccess {
         cluster: &str,
         region: &str,
         role: Option<&ClusterRole>,
-    ) -> Result<Client, ClusterError> {
+    ) -> Result<(Client, Option<Arc<TokenSource>>), ClusterError> {
         match self {
             ClusterAccess::Eks(eks) => {
                 let (config, tokens) = eks.connect(cluster, region, role).await?;
@@ -153,14 +159,15 @@ impl ClusterAccess {
                         cluster: cluster.into(),
                         source,
                     })?
-                    .with_layer(&BearerLayer::new(tokens));
+                    .with_layer(&BearerLayer::new(tokens.clone()));
                 // A retry resends a request, so it needs a service it can clone, which the
                 // buffer makes; it sits outside the token layer so each try carries the
                 // token current then.
-                Ok(builder
+                let client = builder
                     .with_layer(&BufferLayer::new(BUFFERED_REQUESTS))
                     .with_layer(&crate::retry::layer())
-                    .build())
+                    .build();
+                Ok((client, Some(tokens)))
             }
             ClusterAccess::Kubeconfig { path } => {
                 let shown = path
@@ -191,10 +198,11 @@ impl ClusterAccess {
                         cluster: cluster.into(),
                         source,
                     })?;
-                Ok(builder
+                let client = builder
                     .with_layer(&BufferLayer::new(BUFFERED_REQUESTS))
                     .with_layer(&crate::retry::layer())
-                    .build())
+                    .build();
+                Ok((client, None))
             }
         }
     }

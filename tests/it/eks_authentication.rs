@@ -153,8 +153,19 @@ async fn the_backup_role_may_read_but_not_write() {
     );
 }
 
+/// What each of the three refusals says, so that each test checks its message names
+/// its own cause and neither of the others.
+const CAUSES: [&str; 3] = ["had expired", "signature does not verify", "serves another cluster"];
+
+fn assert_names_only(message: &str, cause: &str) {
+    assert!(message.contains(cause), "{message}");
+    for other in CAUSES.iter().filter(|c| **c != cause) {
+        assert!(!message.contains(other), "{message} also says {other}");
+    }
+}
+
 #[tokio::test]
-async fn a_token_for_another_cluster_is_refused_with_a_clear_error() {
+async fn a_token_for_another_cluster_is_refused_and_the_error_says_so() {
     let eks = EksStack::connect().await;
     let stack = &eks.stack;
     let ns = stack.new_tenant("othercluster").await;
@@ -163,11 +174,32 @@ async fn a_token_for_another_cluster_is_refused_with_a_clear_error() {
     // token reaches the webhook, signed for the wrong cluster name.
     let mut event = stack.backup_event(&infra, &[&ns], TIME);
     event["cluster"] = json!("lifeboat-other");
-    let (error_type, message) = refused(eks.invoke_as(Role::Backup, "backup", &event).await);
-    assert_eq!(error_type, "ClusterUnauthorized", "{message}");
+    let request = BackupRequest::from_event(event, &Defaults::default(), chrono::Utc::now()).unwrap();
+    let credentials = eks.role_credentials(Role::Backup).await;
+    let backup = Backup::new(
+        ClusterAccess::Eks(Box::new(EksAccess::new(EksStack::sdk_with(credentials.clone()).await))),
+        stack.s3.clone(),
+        None,
+        stack.audit().await,
+    );
+    let err = backup.run(&request, &Default::default()).await.unwrap_err();
+    assert_eq!(err.error_type(), "ClusterUnauthorized", "{err}");
+    let message = err.to_string();
     assert!(
-        message.contains("'lifeboat-other'") && message.contains("401") && message.contains("another cluster"),
+        message.contains("'lifeboat-other'") && message.contains("401"),
         "{message}"
+    );
+    assert_names_only(&message, "serves another cluster");
+    assert!(
+        message.contains("assumed-role/lifeboat-backup"),
+        "STS's name for the signer: {message}"
+    );
+    let refusals = eks.webhook_refusals_of(credentials.access_key_id());
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r.starts_with("signature mismatch for cluster lifeboat-local")),
+        "the webhook did not refuse this test's token for its cluster: {refusals:?}"
     );
     assert!(
         stack
@@ -215,7 +247,7 @@ async fn run_backup(eks: &EksStack, access: EksAccess, tenant: &str) -> lifeboat
 }
 
 #[tokio::test]
-async fn an_expired_token_is_refused_with_a_clear_error() {
+async fn an_expired_token_is_refused_and_the_error_names_the_clock() {
     let eks = EksStack::connect().await;
     let ns = eks.stack.new_tenant("expired").await;
     let credentials = eks.role_credentials(Role::Backup).await;
@@ -223,7 +255,7 @@ async fn an_expired_token_is_refused_with_a_clear_error() {
     let (clock, _) = movable_clock(-20 * 60);
     let access = EksAccess {
         clock,
-        ..EksAccess::new(EksStack::sdk_with(credentials).await)
+        ..EksAccess::new(EksStack::sdk_with(credentials.clone()).await)
     };
     let err = run_backup(&eks, access, &ns).await.unwrap_err();
     assert!(
@@ -231,13 +263,18 @@ async fn an_expired_token_is_refused_with_a_clear_error() {
         "{err}"
     );
     assert_eq!(err.error_type(), "ClusterUnauthorized");
-    assert!(err.to_string().contains("expired"), "{err}");
-    let log = eks.webhook_log_text();
-    assert!(log.contains("expired"), "the webhook did not refuse for age:\n{log}");
+    let message = err.to_string();
+    assert_names_only(&message, "had expired");
+    assert!(message.contains("behind the cluster's"), "{message}");
+    let refusals = eks.webhook_refusals_of(credentials.access_key_id());
+    assert!(
+        refusals.iter().any(|r| r.starts_with("expired:")),
+        "the webhook did not refuse this test's token for its age: {refusals:?}"
+    );
 }
 
 #[tokio::test]
-async fn a_tampered_signature_is_refused_with_a_clear_error() {
+async fn a_tampered_signature_is_refused_and_the_error_names_the_signature() {
     let eks = EksStack::connect().await;
     let ns = eks.stack.new_tenant("tampered").await;
     let credentials = eks.role_credentials(Role::Backup).await;
@@ -272,11 +309,13 @@ async fn a_tampered_signature_is_refused_with_a_clear_error() {
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "ClusterUnauthorized", "{err}");
-    assert!(err.to_string().contains("signature"), "{err}");
-    let log = eks.webhook_log_text();
+    let message = err.to_string();
+    assert_names_only(&message, "signature does not verify");
+    assert!(message.contains("SignatureDoesNotMatch"), "STS's own code: {message}");
+    let refusals = eks.webhook_refusals_of(credentials.access_key_id());
     assert!(
-        log.contains("signature"),
-        "the webhook did not refuse for the signature:\n{log}"
+        refusals.iter().any(|r| r.starts_with("signature mismatch")),
+        "the webhook did not refuse this test's token for its signature: {refusals:?}"
     );
 }
 
@@ -355,4 +394,71 @@ fn base64_url(token: &str) -> Vec<u8> {
 fn encode_url(url: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url)
+}
+
+#[tokio::test]
+async fn sts_refusing_the_infrastructures_role_fails_the_run_before_anything_is_written() {
+    let eks = EksStack::connect().await;
+    let stack = &eks.stack;
+    let ns = stack.new_tenant("assumerefused").await;
+    let infra = unique("infra");
+    // A cluster in another account: the run assumes the infrastructure's role first.
+    let role_arn = "arn:aws:iam::123456789012:role/lifeboat-remote";
+    let mut event = stack.backup_event(&infra, &[&ns], TIME);
+    event["role_arn"] = json!(role_arn);
+    event["external_id"] = json!("fleet-7");
+    let request = BackupRequest::from_event(event, &Defaults::default(), chrono::Utc::now()).unwrap();
+    // STS refuses the assumption, as it does when the role's trust policy does not
+    // name the function's role or the external ID differs.
+    let aws = std::env::var("AWS_ENDPOINT_URL").expect("the stack env is sourced");
+    let proxy = lifeboat_tests::faults::Proxy::s3(&aws).await;
+    proxy.script(|seen| {
+        if seen.method == "POST" && seen.path == "/" {
+            lifeboat_tests::faults::Fault::Answer {
+                status: 403,
+                headers: vec![("content-type", "text/xml".into())],
+                body: "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: \
+                       arn:aws:sts::123456789012:assumed-role/lifeboat-backup/run is not authorized to perform: \
+                       sts:AssumeRole on resource: arn:aws:iam::123456789012:role/lifeboat-remote</Message></Error>\
+                       <RequestId>fault</RequestId></ErrorResponse>"
+                    .into(),
+            }
+        } else {
+            lifeboat_tests::faults::Fault::Pass
+        }
+    });
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&proxy.url)
+        .credentials_provider(eks.role_credentials(Role::Backup).await)
+        .load()
+        .await;
+    let backup = Backup::new(
+        ClusterAccess::Eks(Box::new(EksAccess::new(sdk))),
+        stack.s3.clone(),
+        None,
+        stack.audit().await,
+    );
+    let err = backup.run(&request, &Default::default()).await.unwrap_err();
+    assert_eq!(err.error_type(), "ClusterNotAvailable", "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("cannot assume role {role_arn}"))
+            && message.contains("AccessDenied")
+            && message.contains("trust policy (and external ID)"),
+        "{message}"
+    );
+    // A refusal is an answer: asked once, not again; and the cluster was never asked.
+    let seen = proxy.seen();
+    assert_eq!(
+        seen.iter().filter(|s| s.method == "POST" && s.path == "/").count(),
+        1,
+        "{seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|s| s.path.starts_with("/clusters")),
+        "EKS was asked: {seen:?}"
+    );
+    let run = "2026/11/22/130000";
+    assert!(stack.keys_under(&format!("{run}/infra/{infra}/")).await.is_empty());
+    assert!(stack.keys_under(&format!("claims/{run}/{infra}.json")).await.is_empty());
 }

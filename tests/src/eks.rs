@@ -104,6 +104,16 @@ impl EksStack {
             .join("\n")
     }
 
+    /// Why the webhook refused the tokens signed with `access_key_id`: the decisions on
+    /// this test's own credentials, whatever other tests and earlier runs logged.
+    pub fn webhook_refusals_of(&self, access_key_id: &str) -> Vec<String> {
+        self.webhook_decisions()
+            .iter()
+            .filter(|d| d["access_key_id"] == access_key_id && d["authenticated"] == false)
+            .map(|d| d["reason"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// The webhook's decisions so far, one JSON line each.
     pub fn webhook_decisions(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.webhook_log)

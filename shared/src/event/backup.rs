@@ -264,7 +264,7 @@ mod tests {
         }
         let mut e = event();
         e["settings"]["IntervalInHours"] = json!("1.5");
-        assert!(refusal(e, now).contains("IntervalInHours must be a whole number"));
+        assert!(refusal(e, now).contains("IntervalInHours written as a string must be digits only"));
         let mut e = event();
         e.as_object_mut().unwrap().remove("infrastructure");
         assert_eq!(refusal(e, now), "the event: missing field `infrastructure`");

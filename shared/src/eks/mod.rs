@@ -26,6 +26,9 @@ use http::header::{AUTHORIZATION, HeaderValue};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
+mod diagnose;
+pub use diagnose::{CLOCK_TOLERANCE, RefusalCause};
+
 /// What every EKS token starts with.
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 
