@@ -78,8 +78,11 @@ resource "aws_scheduler_schedule" "backup" {
   # rate() wants the singular for one: "rate(1 hour)", "rate(6 hours)".
   schedule_expression = tonumber(each.value.settings.IntervalInHours) == 1 ? "rate(1 hour)" : "rate(${tonumber(each.value.settings.IntervalInHours)} hours)"
 
+  # Spread over the window; the input's scheduled time is still the nominal one, which
+  # names the run's folder and claim.
   flexible_time_window {
-    mode = "OFF"
+    mode                      = var.schedule_window_minutes == 0 ? "OFF" : "FLEXIBLE"
+    maximum_window_in_minutes = var.schedule_window_minutes == 0 ? null : var.schedule_window_minutes
   }
 
   target {

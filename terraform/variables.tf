@@ -322,6 +322,17 @@ variable "backup_invoker_arns" {
   }
 }
 
+variable "schedule_window_minutes" {
+  description = "The flexible time window of each backup schedule, in minutes: the scheduler starts a backup at a moment of its choosing within this long after the scheduled time, so a fleet's backups do not all reach S3, STS and EKS in the same second. The run's folder and its idempotency stay keyed to the scheduled time itself. 0 starts each backup on the dot."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.schedule_window_minutes >= 0 && var.schedule_window_minutes <= 1440 && floor(var.schedule_window_minutes) == var.schedule_window_minutes
+    error_message = "schedule_window_minutes must be a whole number of minutes from 0 (off) to 1440."
+  }
+}
+
 variable "schedule_retry_attempts" {
   description = "How often EventBridge Scheduler retries delivering a backup event that Lambda did not accept."
   type        = number

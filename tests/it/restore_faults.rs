@@ -20,6 +20,23 @@ fn writes_into(seen: &Seen, method: &str, namespace: &str) -> bool {
     seen.method == method && seen.path.contains(&format!("/namespaces/{namespace}/"))
 }
 
+/// A restore of `source`'s latest backup into a new namespace named from `prefix`.
+fn into_new_namespace(stack: &Stack, infra: &str, source: &str, prefix: &str) -> (String, RestoreRequest) {
+    let target = unique(prefix);
+    let mut event = stack.restore_event(infra);
+    event["namespace_mapping"] = json!({ source: target.clone() });
+    (target, RestoreRequest::from_event(event, &Defaults::default()).unwrap())
+}
+
+/// Restores through an S3 proxy, straight to the cluster.
+async fn restore_through_s3(proxy: &Proxy, request: &RestoreRequest) -> Report {
+    let s3 = proxy.s3_client(std::time::Duration::from_secs(10)).await;
+    Restore::new(direct(), s3, unaudited().await)
+        .run(request, &no_deadline())
+        .await
+        .unwrap()
+}
+
 fn with_reason<'r>(report: &'r Report, words: &str) -> Vec<&'r str> {
     report
         .objects
@@ -135,10 +152,7 @@ async fn an_api_server_error_on_one_object_fails_that_object_alone_and_a_rerun_c
     let backup = backup_with(direct(), stack.s3.clone()).await;
     completed_backup(&backup, &stack, &infra, &[&source], &["Secret", "ConfigMap"]).await;
 
-    let target = unique("oneerror-restored");
-    let mut event = stack.restore_event(&infra);
-    event["namespace_mapping"] = json!({ source.clone(): target.clone() });
-    let request = RestoreRequest::from_event(event, &Defaults::default()).unwrap();
+    let (target, request) = into_new_namespace(&stack, &infra, &source, "oneerror-restored");
     let proxy = Proxy::kube(stack.kube.clone()).await;
     // The API server fails the create of one Secret; the rest go through.
     let failed_once = std::sync::atomic::AtomicBool::new(false);
@@ -253,16 +267,8 @@ async fn kms_throttling_on_decrypt_is_retried_and_kms_access_denied_fails_only_t
         }
         Fault::Pass
     });
-    let target = unique("kmsfault-restored");
-    let mut event = stack.restore_event(&infra);
-    event["namespace_mapping"] = json!({ source.clone(): target.clone() });
-    let request = RestoreRequest::from_event(event, &Defaults::default()).unwrap();
-    let restore = Restore::new(
-        direct(),
-        proxy.s3_client(std::time::Duration::from_secs(10)).await,
-        unaudited().await,
-    );
-    let report = restore.run(&request, &no_deadline()).await.unwrap();
+    let (target, request) = into_new_namespace(&stack, &infra, &source, "kmsfault-restored");
+    let report = restore_through_s3(&proxy, &request).await;
     assert_all(&report, Action::Created);
     let gets = |path: &str| {
         proxy
@@ -289,16 +295,8 @@ async fn kms_throttling_on_decrypt_is_retried_and_kms_access_denied_fails_only_t
             Fault::Pass
         }
     });
-    let target = unique("kmsfault-denied");
-    let mut event = stack.restore_event(&infra);
-    event["namespace_mapping"] = json!({ source.clone(): target.clone() });
-    let request = RestoreRequest::from_event(event, &Defaults::default()).unwrap();
-    let restore = Restore::new(
-        direct(),
-        proxy.s3_client(std::time::Duration::from_secs(10)).await,
-        unaudited().await,
-    );
-    let report = restore.run(&request, &no_deadline()).await.unwrap();
+    let (target, request) = into_new_namespace(&stack, &infra, &source, "kmsfault-denied");
+    let report = restore_through_s3(&proxy, &request).await;
     assert_eq!(report.status, Status::PartiallyFailed, "{:?}", report.errors);
     for object in report.objects.iter().filter(|o| o.kind != "Namespace") {
         if object.kind == "Secret" {

@@ -232,6 +232,12 @@ class IntervalRulesAreCheckedByTerraform(Emulated):
             good = {"cluster_name": "x", "settings": {"IsEnabled": True, "IntervalInHours": 12,
                                                       "K8sResourceKinds": ["Secret"]}}
             tf.run("plan", tf.tfvars(example_vars(infrastructures={"good": good})))
+            for window in [-1, 1441, 2.5]:
+                with self.subTest(schedule_window_minutes=window):
+                    done = tf.run("plan", tf.tfvars(example_vars(infrastructures={"good": good},
+                                                                 schedule_window_minutes=window)), check=False)
+                    self.assertNotEqual(done.returncode, 0, f"a window of {window} was accepted")
+                    self.assertIn("schedule_window_minutes must be", " ".join(done.stderr.split()))
         finally:
             tf.close()
 
@@ -581,6 +587,8 @@ class TheSingleRegionExampleDeploys(Emulated):
             with self.subTest(infrastructure=infra):
                 schedule = scheduler.get_schedule(Name=f"lifeboat-backup-{infra}")
                 self.assertEqual(schedule["ScheduleExpression"], rate)
+                # Spread over the default window; the run is still named by the nominal time.
+                self.assertEqual(schedule["FlexibleTimeWindow"], {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15})
                 target = schedule["Target"]
                 self.assertEqual(target["Arn"], backup_arn)
                 self.assertEqual(json.loads(target["Input"]), event)

@@ -72,7 +72,7 @@ impl EksAccess {
                     return cause;
                 }
             }
-            Err(detail) => return RefusalCause::Unknown(detail),
+            Err(unknown) => return unknown,
         }
         let sts = aws_sdk_sts::config::Builder::from(&self.sdk)
             .region(aws_config::Region::new(tokens.region.clone()))
@@ -99,22 +99,23 @@ impl EksAccess {
 
 /// The cluster's time, from the `Date` of its answer to a request it need not
 /// authorise (its answer, a refusal or not, carries one).
-async fn cluster_time(client: &Client) -> Result<SystemTime, String> {
+async fn cluster_time(client: &Client) -> Result<SystemTime, RefusalCause> {
+    let unknown = |detail: String| RefusalCause::Unknown(detail);
     let request = http::Request::get("/version")
         .body(kube::client::Body::empty())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| unknown(e.to_string()))?;
     let response = client
         .send(request)
         .await
-        .map_err(|e| format!("the API server could not be asked its time: {e}"))?;
+        .map_err(|e| unknown(format!("the API server could not be asked its time: {e}")))?;
     let date = response
         .headers()
         .get(http::header::DATE)
         .and_then(|d| d.to_str().ok())
-        .ok_or("the API server's answer has no Date")?;
+        .ok_or_else(|| unknown("the API server's answer has no Date".into()))?;
     chrono::DateTime::parse_from_rfc2822(date)
         .map(SystemTime::from)
-        .map_err(|e| format!("the API server's Date {date:?} does not parse: {e}"))
+        .map_err(|e| unknown(format!("the API server's Date {date:?} does not parse: {e}")))
 }
 
 /// The clock cause, when the token's clock is further from the cluster's than STS and

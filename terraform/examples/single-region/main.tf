@@ -14,4 +14,6 @@ module "lifeboat" {
   alarm_sns_topic_arn  = var.alarm_sns_topic_arn
   object_lock          = var.object_lock
   custom_kinds         = var.custom_kinds
+
+  schedule_window_minutes = var.schedule_window_minutes
 }

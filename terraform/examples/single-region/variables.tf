@@ -71,3 +71,9 @@ variable "custom_kinds" {
   }))
   default = {}
 }
+
+variable "schedule_window_minutes" {
+  description = "The flexible time window of each backup schedule (see the module's variable of the same name)."
+  type        = number
+  default     = 15
+}
