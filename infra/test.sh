@@ -71,6 +71,10 @@ DENY="$CACHE_DIR/cargo-deny/bin/cargo-deny"
 if [[ "$("$DENY" --version 2>/dev/null)" != "cargo-deny $DENY_VERSION" ]]; then
   cargo install "cargo-deny@$DENY_VERSION" --locked --quiet --root "$CACHE_DIR/cargo-deny"
 fi
+# cargo-deny reads the metadata of every platform's crates (Windows and Android ones
+# too), which a build for this machine never downloads; fetched first, so the check can
+# stay offline.
+cargo fetch --locked --quiet
 "$DENY" --offline check bans licenses sources
 # The advisory check needs the RustSec database, which is fetched from its git
 # repository; where that cannot be reached, say so rather than pass silently.

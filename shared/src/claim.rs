@@ -136,16 +136,9 @@ pub async fn claim(
         .await
         .map_err(|e| failed("GetObject", bucket, &claim.key, e))?
         .into_bytes();
-    // An unreadable claim protects nothing; it is taken over like a lapsed one, with an
-    // attempt number no earlier attempt can have had.
-    match serde_json::from_slice::<ClaimRecord>(&bytes) {
-        Ok(current) if !current.released && current.expires_at > now => {
-            return Ok(Claimed::Busy {
-                until: current.expires_at,
-            });
-        }
-        Ok(current) => claim.record.attempt = current.attempt.saturating_add(1),
-        Err(_) => claim.record.attempt = u32::try_from(now.timestamp()).unwrap_or(u32::MAX),
+    match judge(&bytes, now) {
+        Found::Live { until } => return Ok(Claimed::Busy { until }),
+        Found::Over { next_attempt } => claim.record.attempt = next_attempt,
     }
     match claim.put(Condition::Matches(etag)).await {
         Ok(()) => Ok(Claimed::Held(claim)),
@@ -153,6 +146,31 @@ pub async fn claim(
             until: claim.record.expires_at,
         }),
         Err(Lost::Failed(e)) => Err(e),
+    }
+}
+
+/// What an invocation may do with a claim it found on its run.
+#[derive(Debug, PartialEq, Eq)]
+enum Found {
+    /// Its holder may still be at work: leave the run alone until then.
+    Live { until: DateTime<Utc> },
+    /// Released, or lapsed with its holder gone: take it over, as the next attempt.
+    Over { next_attempt: u32 },
+}
+
+/// Judges the claim in `bytes` at `now`. An unreadable claim protects nothing; it is
+/// taken over like a lapsed one, with an attempt number no earlier attempt can have had.
+fn judge(bytes: &[u8], now: DateTime<Utc>) -> Found {
+    match serde_json::from_slice::<ClaimRecord>(bytes) {
+        Ok(current) if !current.released && current.expires_at > now => Found::Live {
+            until: current.expires_at,
+        },
+        Ok(current) => Found::Over {
+            next_attempt: current.attempt.saturating_add(1),
+        },
+        Err(_) => Found::Over {
+            next_attempt: u32::try_from(now.timestamp()).unwrap_or(u32::MAX),
+        },
     }
 }
 
@@ -227,4 +245,73 @@ fn rand_id() -> u64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(Utc::now().timestamp_nanos_opt().unwrap_or_default() as u128);
     hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(time: &str) -> DateTime<Utc> {
+        time.parse().unwrap()
+    }
+
+    fn record(released: bool, expires_at: &str, attempt: Option<u32>) -> Vec<u8> {
+        let mut record = json!({
+            "holder": "00000000000000ab", "taken_at": "2026-11-22T13:00:00Z",
+            "expires_at": expires_at, "released": released,
+        });
+        if let Some(attempt) = attempt {
+            record["attempt"] = json!(attempt);
+        }
+        serde_json::to_vec(&record).unwrap()
+    }
+
+    #[test]
+    fn a_claim_whose_holder_may_be_at_work_is_left_alone_until_it_lapses() {
+        let now = at("2026-11-22T13:05:00Z");
+        assert_eq!(
+            judge(&record(false, "2026-11-22T13:15:00Z", Some(1)), now),
+            Found::Live {
+                until: at("2026-11-22T13:15:00Z")
+            }
+        );
+    }
+
+    #[test]
+    fn a_released_or_lapsed_claim_is_taken_over_as_the_next_attempt() {
+        let now = at("2026-11-22T13:20:00Z");
+        let over = |next_attempt| Found::Over { next_attempt };
+        assert_eq!(judge(&record(true, "2026-11-22T13:15:00Z", Some(1)), now), over(2));
+        assert_eq!(
+            judge(&record(true, "2026-11-22T13:30:00Z", Some(2)), now),
+            over(3),
+            "released early"
+        );
+        assert_eq!(
+            judge(&record(false, "2026-11-22T13:15:00Z", Some(4)), now),
+            over(5),
+            "lapsed"
+        );
+        assert_eq!(
+            judge(&record(false, "2026-11-22T13:20:00Z", Some(1)), now),
+            over(2),
+            "lapsed at this very moment"
+        );
+        // A claim written before attempts were counted was the first.
+        assert_eq!(judge(&record(true, "2026-11-22T13:15:00Z", None), now), over(2));
+        assert_eq!(
+            judge(&record(true, "2026-11-22T13:15:00Z", Some(u32::MAX)), now),
+            over(u32::MAX)
+        );
+    }
+
+    #[test]
+    fn an_unreadable_claim_is_taken_over_with_an_attempt_no_earlier_one_had() {
+        let now = at("2026-11-22T13:20:00Z");
+        let attempt = u32::try_from(now.timestamp()).unwrap();
+        for junk in [&b"not json"[..], b"{}", b"{\"released\": \"yes\"}"] {
+            assert_eq!(judge(junk, now), Found::Over { next_attempt: attempt });
+        }
+    }
 }

@@ -141,11 +141,69 @@ pub enum ManifestError {
         /// The manifest's key.
         key: String,
         /// What is wrong, and what to do.
-        reason: String,
+        reason: Unusable,
     },
     /// The bucket could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a manifest's bytes are not the manifest of the run at its key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    /// Not a lifeboat manifest at all.
+    #[error("it is not a lifeboat manifest ({0})")]
+    NotAManifest(String),
+    /// A format this code does not read.
+    #[error(
+        "it has format {0}, and this restore reads format {FORMAT_VERSION} only; restore it with the lifeboat \
+         release that wrote it"
+    )]
+    Format(u32),
+    /// A manifest copied in from another run or infrastructure.
+    #[error("it says it is the run {run_path} of infrastructure '{infrastructure}', not the one at its key")]
+    OtherRun {
+        /// The run it names.
+        run_path: String,
+        /// The infrastructure it names.
+        infrastructure: String,
+    },
+}
+
+/// How many versions a manifest key holds, as restore judges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Held {
+    /// None: the run never committed.
+    Nothing,
+    /// Exactly one version (its id, where the bucket is versioned), as a backup writes.
+    One(Option<String>),
+    /// More than one version, or a delete marker: written over or deleted.
+    Rewritten,
+}
+
+fn held(objects: &[Option<String>], delete_markers: usize) -> Held {
+    match (objects, delete_markers) {
+        ([], 0) => Held::Nothing,
+        ([only], 0) => Held::One(only.clone()),
+        _ => Held::Rewritten,
+    }
+}
+
+/// The manifest in `bytes`, if it is one this code reads and it says it is the run at
+/// `run_path` of `infrastructure`: a manifest copied in from another run or
+/// infrastructure would pass for this one.
+fn verified(bytes: &[u8], run_path: &str, infrastructure: &str) -> Result<Manifest, Unusable> {
+    let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| Unusable::NotAManifest(e.to_string()))?;
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(Unusable::Format(manifest.format_version));
+    }
+    if manifest.run_path != run_path || manifest.infrastructure != infrastructure {
+        return Err(Unusable::OtherRun {
+            run_path: manifest.run_path,
+            infrastructure: manifest.infrastructure,
+        });
+    }
+    Ok(manifest)
 }
 
 /// How far past the reader's clock a run may be dated and still be a backup rather
@@ -161,42 +219,26 @@ pub async fn read_committed(
 ) -> Result<Option<Manifest>, ManifestError> {
     let key = layout.manifest_key();
     let versions = store.versions(&key).await?;
-    let (version, total) = match (versions.objects.as_slice(), versions.delete_markers) {
-        ([], 0) => return Ok(None),
-        ([only], 0) => (only.clone(), 1),
-        (all, markers) => (None, all.len() + markers),
-    };
-    if total != 1 {
-        return Err(ManifestError::Rewritten {
-            bucket: store.bucket().into(),
-            key,
-            versions: versions.objects.len(),
-            delete_markers: versions.delete_markers,
-        });
-    }
-    let unusable = |reason: String| ManifestError::Unusable {
-        bucket: store.bucket().into(),
-        key: key.clone(),
-        reason,
+    let version = match held(&versions.objects, versions.delete_markers) {
+        Held::Nothing => return Ok(None),
+        Held::One(version) => version,
+        Held::Rewritten => {
+            return Err(ManifestError::Rewritten {
+                bucket: store.bucket().into(),
+                key,
+                versions: versions.objects.len(),
+                delete_markers: versions.delete_markers,
+            });
+        }
     };
     let bytes = store.get(&key, version.as_deref()).await?;
-    let manifest: Manifest =
-        serde_json::from_slice(&bytes).map_err(|e| unusable(format!("it is not a lifeboat manifest ({e})")))?;
-    if manifest.format_version != FORMAT_VERSION {
-        return Err(unusable(format!(
-            "it has format {}, and this restore reads format {FORMAT_VERSION} only; restore it with the lifeboat \
-             release that wrote it",
-            manifest.format_version
-        )));
-    }
-    // A manifest copied in from another run or infrastructure would pass for this one.
-    if manifest.run_path != layout.run_path() || manifest.infrastructure != infrastructure {
-        return Err(unusable(format!(
-            "it says it is the run {} of infrastructure '{}', not the one at its key",
-            manifest.run_path, manifest.infrastructure
-        )));
-    }
-    Ok(Some(manifest))
+    verified(&bytes, layout.run_path(), infrastructure)
+        .map(Some)
+        .map_err(|reason| ManifestError::Unusable {
+            bucket: store.bucket().into(),
+            key,
+            reason,
+        })
 }
 
 /// The newest run of `infrastructure` whose manifest says it completed, and that
@@ -240,3 +282,7 @@ pub async fn latest_completed(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+#[path = "manifest_tests.rs"]
+mod tests;

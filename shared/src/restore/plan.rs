@@ -352,18 +352,5 @@ pub(super) async fn admit<'m>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_versions_split_into_group_and_version_or_are_refused() {
-        assert_eq!(split_api_version("v1"), Some(("", "v1")));
-        assert_eq!(
-            split_api_version("rbac.authorization.k8s.io/v1"),
-            Some(("rbac.authorization.k8s.io", "v1"))
-        );
-        for bad in ["", "/v1", "a/", "a/b/c", "v1?x=1", "../v1", "apps/V1", "apps/v1/.."] {
-            assert_eq!(split_api_version(bad), None, "{bad}");
-        }
-    }
-}
+#[path = "plan_tests.rs"]
+mod tests;
