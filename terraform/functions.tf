@@ -66,6 +66,7 @@ resource "aws_lambda_function" "this" {
       LIFEBOAT_TRAIL_ARN               = local.trail_arn
       LIFEBOAT_AUDIT_REQUIRED          = tostring(var.audit_required)
       LIFEBOAT_CLUSTER_ACCESS          = "eks"
+      LIFEBOAT_EVENT_BUS               = coalesce(var.event_bus_name, "none")
       LIFEBOAT_ALLOWED_INFRASTRUCTURES = join(",", keys(var.infrastructures))
       LIFEBOAT_ALLOWED_CLUSTERS        = join(",", local.cluster_names)
       LIFEBOAT_ALLOWED_REGIONS         = local.region

@@ -20,7 +20,7 @@ data "aws_iam_policy_document" "lambda_trust" {
 }
 
 # What both functions need to run: their log stream, traces, the dead-letter queue,
-# the trail's status and their clusters' endpoints.
+# the bus their runs' events go to, the trail's status and their clusters' endpoints.
 data "aws_iam_policy_document" "common" {
   statement {
     sid       = "OwnLogs"
@@ -40,6 +40,15 @@ data "aws_iam_policy_document" "common" {
     sid       = "DeadLetter"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dead_letter.arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.event_bus_name == null ? [] : [1]
+    content {
+      sid       = "PublishRunEvents"
+      actions   = ["events:PutEvents"]
+      resources = [local.event_bus_arn]
+    }
   }
 
   statement {

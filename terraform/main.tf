@@ -13,6 +13,9 @@ locals {
 
   bucket_name = coalesce(var.bucket_name, "${var.name_prefix}-backups-${local.account}-${local.region}")
 
+  # The bus each run's outcome is published on (the functions' LIFEBOAT_EVENT_BUS).
+  event_bus_arn = var.event_bus_name == null ? null : "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/${var.event_bus_name}"
+
   function_names = {
     backup  = "${var.name_prefix}-backup"
     restore = "${var.name_prefix}-restore"

@@ -322,6 +322,17 @@ variable "backup_invoker_arns" {
   }
 }
 
+variable "event_bus_name" {
+  description = "The EventBridge bus each backup and restore publishes its outcome on (source \"lifeboat\", detail-type \"lifeboat <function> <status>\"; docs/events.md), for rules that route failures to a pager. null publishes nothing."
+  type        = string
+  default     = "default"
+
+  validation {
+    condition     = var.event_bus_name == null || can(regex("^[A-Za-z0-9._-]{1,256}$", var.event_bus_name)) && var.event_bus_name != "none"
+    error_message = "event_bus_name must be the name of an EventBridge bus of the account (letters, digits, '.', '_', '-'), or null."
+  }
+}
+
 variable "schedule_window_minutes" {
   description = "The flexible time window of each backup schedule, in minutes: the scheduler starts a backup at a moment of its choosing within this long after the scheduled time, so a fleet's backups do not all reach S3, STS and EKS in the same second. The run's folder and its idempotency stay keyed to the scheduled time itself. 0 starts each backup on the dot."
   type        = number

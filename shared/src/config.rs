@@ -59,6 +59,9 @@ pub struct Config {
     pub access: AccessMode,
     /// `LIFEBOAT_RESTORE_CONCURRENCY`.
     pub restore_concurrency: usize,
+    /// `LIFEBOAT_EVENT_BUS`: the EventBridge bus each run's outcome goes to, the
+    /// account's `default` unless set; `None` when set to `none`.
+    pub event_bus: Option<String>,
 }
 
 impl Config {
@@ -172,6 +175,11 @@ impl Config {
             audit: AuditConfig { trail_arn, required },
             access,
             restore_concurrency,
+            event_bus: match var("LIFEBOAT_EVENT_BUS") {
+                None => Some("default".into()),
+                Some(none) if none == "none" => None,
+                Some(bus) => Some(bus),
+            },
         })
     }
 }
@@ -190,6 +198,7 @@ mod tests {
     fn unset_variables_take_their_defaults_and_serve_only_the_functions_own_bucket_and_region() {
         let c = config(&[("AWS_REGION", "us-east-1"), ("LIFEBOAT_BUCKET", "b")]).unwrap();
         assert_eq!(c.restore_concurrency, DEFAULT_RESTORE_CONCURRENCY);
+        assert_eq!(c.event_bus.as_deref(), Some("default"));
         assert_eq!(c.access, AccessMode::Eks { refresh_after: None });
         assert_eq!(
             c.audit,
@@ -217,6 +226,9 @@ mod tests {
         assert!(c.defaults.allowed.buckets.admits("anything"));
         assert_eq!(c.restore_concurrency, 64);
         assert_eq!(c.access, AccessMode::Kubeconfig);
+        assert_eq!(config(&[("LIFEBOAT_EVENT_BUS", "none")]).unwrap().event_bus, None);
+        let named = config(&[("LIFEBOAT_EVENT_BUS", "ops")]).unwrap().event_bus;
+        assert_eq!(named.as_deref(), Some("ops"));
     }
 
     #[test]

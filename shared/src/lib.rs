@@ -24,6 +24,7 @@
 //! - [`restore`]: replaying a backup into a cluster, trusting nothing the bucket says
 //!   beyond what its checksums prove.
 //! - [`report`]: the JSON reports both functions return.
+//! - [`notification`]: each run's outcome as an event on EventBridge.
 //! - [`audit`]: whether the CloudTrail trail records a run; the status each report carries.
 //! - [`aws`] and [`telemetry`]: the AWS configuration and the JSON logs, set up once per instance.
 //! - [`function`]: the runtime loop both Lambda functions share around their handler.
@@ -43,6 +44,7 @@ pub(crate) mod layout;
 pub(crate) mod list_file;
 pub(crate) mod manifest;
 pub(crate) mod names;
+pub mod notification;
 pub(crate) mod object;
 pub mod report;
 pub mod restore;

@@ -12,6 +12,7 @@ mod eks_authentication;
 mod faults;
 mod report_log_line;
 mod restore_faults;
+mod run_events;
 mod secrets_stay_secret;
 mod settings_validation;
 mod trust;

@@ -427,6 +427,26 @@ class TheSingleRegionExampleDeploys(Emulated):
                 self.assertEqual(env["LIFEBOAT_TRAIL_ARN"], f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/lifeboat-audit")
                 self.assertEqual(env["LIFEBOAT_AUDIT_REQUIRED"], "true")
                 self.assertTrue(env["LIFEBOAT_KMS_KEY_ID"].startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/"))
+                self.assertEqual(env["LIFEBOAT_EVENT_BUS"], "default")
+
+    def test_both_functions_may_publish_their_runs_events_on_the_default_bus_only(self):
+        for role in ["backup", "restore"]:
+            with self.subTest(role=role):
+                statements = self.role_policy(f"lifeboat-{role}-{REGION}")
+                self.assertEqual(self.grants(statements, "events:PutEvents"),
+                                 [f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"])
+
+    def test_the_example_routes_failed_and_partly_failed_runs_to_its_topic(self):
+        events = self.aws("events")
+        rule = events.describe_rule(Name="lifeboat-failed-runs")
+        self.assertEqual(json.loads(rule["EventPattern"]),
+                         {"source": ["lifeboat"], "detail": {"status": ["Failed", "PartiallyFailed"]}})
+        targets = events.list_targets_by_rule(Rule="lifeboat-failed-runs")["Targets"]
+        self.assertEqual([t["Arn"] for t in targets], [self.outputs["failed_runs_topic_arn"]])
+        topic = self.aws("sns").get_topic_attributes(TopicArn=self.outputs["failed_runs_topic_arn"])["Attributes"]
+        statement = json.loads(topic["Policy"])["Statement"][0]
+        self.assertEqual(statement["Principal"], {"Service": "events.amazonaws.com"})
+        self.assertEqual(statement["Condition"], {"ArnEquals": {"aws:SourceArn": rule["Arn"]}})
 
     def test_a_failed_backup_is_retried_twice_by_lambda(self):
         retries = self.aws("lambda").get_function_event_invoke_config(FunctionName="lifeboat-backup")

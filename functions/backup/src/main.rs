@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lifeboat::telemetry::init();
     let config = Config::from_env()?;
     let aws = lifeboat::aws::load().await;
+    let notifier = lifeboat::notification::Notifier::new(&aws, config.event_bus.clone());
     let backup = Backup::new(
         ClusterAccess::from_config(config.access, &aws),
         s3_client(&aws),
@@ -20,7 +21,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     let backup = &backup;
     let defaults = &config.defaults;
-    lifeboat::function::serve("backup", backup.clock, |event, invocation, now| async move {
+    lifeboat::function::serve("backup", backup.clock, &notifier, |event, invocation, now| async move {
         let request = BackupRequest::from_event(event, defaults, now)?;
         backup.run(&request, &invocation).await
     })

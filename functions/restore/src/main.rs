@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lifeboat::telemetry::init();
     let config = Config::from_env()?;
     let aws = lifeboat::aws::load().await;
+    let notifier = lifeboat::notification::Notifier::new(&aws, config.event_bus.clone());
     let mut restore = Restore::new(
         ClusterAccess::from_config(config.access, &aws),
         s3_client(&aws),
@@ -20,9 +21,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     restore.concurrency = config.restore_concurrency;
     let restore = &restore;
     let defaults = &config.defaults;
-    lifeboat::function::serve("restore", restore.clock, |event, invocation, _now| async move {
-        let request = RestoreRequest::from_event(event, defaults)?;
-        restore.run(&request, &invocation).await
-    })
+    lifeboat::function::serve(
+        "restore",
+        restore.clock,
+        &notifier,
+        |event, invocation, _now| async move {
+            let request = RestoreRequest::from_event(event, defaults)?;
+            restore.run(&request, &invocation).await
+        },
+    )
     .await
 }

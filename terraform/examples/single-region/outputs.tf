@@ -52,3 +52,8 @@ output "trail_log_bucket_name" {
   description = "The bucket of the trail's log files."
   value       = module.lifeboat.trail_log_bucket_name
 }
+
+output "failed_runs_topic_arn" {
+  description = "The topic that failed and partly failed backups and restores are published to."
+  value       = aws_sns_topic.failed_runs.arn
+}
