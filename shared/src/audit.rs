@@ -20,9 +20,9 @@ use aws_sdk_cloudtrail::types::{AdvancedEventSelector, AdvancedFieldSelector, Ev
 use serde::Serialize;
 
 /// The environment variable naming the trail; unset or empty means none is configured.
-pub const TRAIL_ARN_VAR: &str = "LIFEBOAT_TRAIL_ARN";
+pub(crate) const TRAIL_ARN_VAR: &str = "LIFEBOAT_TRAIL_ARN";
 /// The environment variable saying whether restore requires a clean audit check.
-pub const REQUIRED_VAR: &str = "LIFEBOAT_AUDIT_REQUIRED";
+pub(crate) const REQUIRED_VAR: &str = "LIFEBOAT_AUDIT_REQUIRED";
 
 /// Whether this run is known to be audited, as every report states it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,12 +56,12 @@ pub enum AuditStatus {
 
 impl AuditStatus {
     /// Whether this is a clean pass.
-    pub fn is_audited(&self) -> bool {
+    pub(crate) fn is_audited(&self) -> bool {
         matches!(self, AuditStatus::Audited { .. })
     }
 
     /// One sentence on what is wrong; empty for a clean pass.
-    pub fn explain(&self) -> String {
+    pub(crate) fn explain(&self) -> String {
         match self {
             AuditStatus::Audited { .. } => String::new(),
             AuditStatus::NotAudited { trail, problems } => {
@@ -121,7 +121,7 @@ impl<'a> TrailArn<'a> {
 
 /// Which object-level S3 events a run causes that the trail must record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectAccess {
+pub(crate) enum ObjectAccess {
     /// Backup writes objects.
     Write,
     /// Restore reads them.
@@ -130,7 +130,7 @@ pub enum ObjectAccess {
 
 /// What the trail must record for one run.
 #[derive(Debug, Clone, Copy)]
-pub struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     /// The bucket the run reads or writes.
     pub bucket: &'a str,
     /// Whether it writes or reads objects.
@@ -159,7 +159,7 @@ impl Audit {
 
     /// Asks CloudTrail whether the trail records this run. Never fails: what went wrong
     /// is part of the status.
-    pub async fn check(&self, scope: &Scope<'_>) -> AuditStatus {
+    pub(crate) async fn check(&self, scope: &Scope<'_>) -> AuditStatus {
         let Some(trail) = self.config.trail_arn.as_deref() else {
             return AuditStatus::NotConfigured {
                 reason: format!(
@@ -209,7 +209,7 @@ impl Audit {
 
     /// The check of a restore: the status, or the refusal when auditing is required
     /// and the status is not a clean pass.
-    pub async fn check_required(&self, scope: &Scope<'_>) -> Result<AuditStatus, Unaudited> {
+    pub(crate) async fn check_required(&self, scope: &Scope<'_>) -> Result<AuditStatus, Unaudited> {
         let status = self.check(scope).await;
         if self.config.required && !status.is_audited() {
             Err(Unaudited(status))
@@ -256,7 +256,7 @@ where
 }
 
 /// What the trail misses of this run; empty when it records all of it.
-pub fn problems(
+pub(crate) fn problems(
     trail: &str,
     is_logging: bool,
     selectors: &[EventSelector],

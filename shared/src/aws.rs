@@ -20,14 +20,14 @@ use aws_config::timeout::TimeoutConfig;
 /// Tries per AWS call, the first included.
 pub const MAX_ATTEMPTS: u32 = 5;
 /// The first backoff's upper bound (the SDK jitters over the whole range).
-pub const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+pub(crate) const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 /// The longest backoff between two tries.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long one try may take: an 8 MiB part on a slow link takes seconds, not this.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The retry policy of every AWS client of lifeboat.
-pub fn retry_config() -> RetryConfig {
+pub(crate) fn retry_config() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(MAX_ATTEMPTS)
         .with_initial_backoff(INITIAL_BACKOFF)

@@ -13,12 +13,12 @@ use crate::audit::AuditConfig;
 use crate::event::Defaults;
 
 /// Objects a restore writes at once unless `LIFEBOAT_RESTORE_CONCURRENCY` says otherwise.
-pub const DEFAULT_RESTORE_CONCURRENCY: usize = 16;
+pub(crate) const DEFAULT_RESTORE_CONCURRENCY: usize = 16;
 
 /// The most objects a restore writes at once. An API server serves 200 mutating requests
 /// at once by default (`--max-mutating-requests-inflight`), shared by every client and
 /// controller of the cluster; a restore keeps well inside that, and EKS's limits.
-pub const MAX_RESTORE_CONCURRENCY: usize = 64;
+pub(crate) const MAX_RESTORE_CONCURRENCY: usize = 64;
 
 /// A variable holds a value its rule does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,7 +71,7 @@ impl Config {
     }
 
     /// The configuration from `lookup`, which gives a variable's value by name.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let region = var("AWS_REGION");
         let bucket = var("LIFEBOAT_BUCKET");

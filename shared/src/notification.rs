@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::report::{Failure, Report};
 
 /// The `source` of every event lifeboat publishes.
-pub const SOURCE: &str = "lifeboat";
+pub(crate) const SOURCE: &str = "lifeboat";
 
 /// The most run errors an event carries; the report has them all.
 const ERRORS_CARRIED: usize = 10;

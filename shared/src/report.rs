@@ -14,10 +14,10 @@ use crate::manifest::RunError;
 /// How many objects a report lists one by one. A Lambda response is capped at 6 MB and
 /// a run may hold tens of thousands of objects; past this the counts still cover every
 /// object, and failures are always listed.
-pub const LISTED_OBJECTS: usize = 2000;
+pub(crate) const LISTED_OBJECTS: usize = 2000;
 
 /// The report's key for cluster-scoped objects, in place of a tenant.
-pub const CLUSTER_SCOPE: &str = "(cluster)";
+pub(crate) const CLUSTER_SCOPE: &str = "(cluster)";
 
 /// What happened to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -180,13 +180,13 @@ impl Report {
     }
 
     /// Whether anything failed.
-    pub fn has_failures(&self) -> bool {
+    pub(crate) fn has_failures(&self) -> bool {
         !self.errors.is_empty() || self.objects.iter().any(|o| o.action == Action::Failed)
     }
 
     /// Closes the report at `finished_at`; the status follows from what failed unless
     /// it was already set to something other than `Completed`.
-    pub fn finish(mut self, finished_at: DateTime<Utc>) -> Self {
+    pub(crate) fn finish(mut self, finished_at: DateTime<Utc>) -> Self {
         if self.status == Status::Completed && self.has_failures() {
             self.status = Status::PartiallyFailed;
         }

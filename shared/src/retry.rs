@@ -33,13 +33,13 @@ use tower::util::rng::HasherRng;
 /// Tries per request, the first included.
 pub const MAX_ATTEMPTS: u32 = 5;
 /// The first delay before jitter.
-pub const MIN_DELAY: Duration = Duration::from_millis(200);
+pub(crate) const MIN_DELAY: Duration = Duration::from_millis(200);
 /// The longest delay, also the most of a server's `Retry-After` that is waited.
 pub const MAX_DELAY: Duration = Duration::from_secs(5);
 
 /// The policy; one copy per request, as tower clones it for each call.
 #[derive(Clone)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     backoff: ExponentialBackoff,
     attempts: u32,
 }
@@ -56,12 +56,12 @@ impl Default for RetryPolicy {
 
 /// The layer to put around a client's service; it needs a cloneable service (a
 /// `tower::buffer::Buffer` makes one).
-pub fn layer() -> tower::retry::RetryLayer<RetryPolicy> {
+pub(crate) fn layer() -> tower::retry::RetryLayer<RetryPolicy> {
     tower::retry::RetryLayer::new(RetryPolicy::default())
 }
 
 /// Whether a request may be sent again after this outcome, as the module docs explain.
-pub fn may_retry<B>(method: &Method, outcome: &Result<Response<B>, BoxError>) -> bool {
+pub(crate) fn may_retry<B>(method: &Method, outcome: &Result<Response<B>, BoxError>) -> bool {
     let read = matches!(*method, Method::GET | Method::HEAD);
     match outcome {
         Ok(response) => {

@@ -240,7 +240,7 @@ impl Store {
     /// Whether an object exists, found by listing its exact key. Unlike a GET or HEAD,
     /// this tells "missing" from "not allowed" to a role whose `s3:ListBucket` is limited
     /// by an `s3:prefix` condition to such keys (the backup role).
-    pub async fn exists_listed(&self, key: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn exists_listed(&self, key: &str) -> Result<bool, StoreError> {
         // The key itself sorts before every longer key it is a prefix of.
         let page = self
             .client
@@ -255,7 +255,7 @@ impl Store {
     }
 
     /// The folder names directly under `prefix` (which ends in `/` or is empty).
-    pub async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut folders = Vec::new();
         let mut pages = self
             .client

@@ -13,7 +13,7 @@ use super::{EksAccess, TokenSource};
 
 /// How far the token's clock may be from the cluster's before the token is taken for
 /// expired or not yet valid, as STS allows a request's time to be.
-pub const CLOCK_TOLERANCE: Duration = Duration::from_secs(5 * 60);
+pub(crate) const CLOCK_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
 /// The cause of a refusal, each with what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -27,24 +27,24 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 mod diagnose;
-pub use diagnose::{CLOCK_TOLERANCE, RefusalCause};
+pub use diagnose::RefusalCause;
 
 /// What every EKS token starts with.
-pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
+pub(crate) const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 
 /// The signed header that binds a token to one cluster.
-pub const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
+pub(crate) const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
 
 /// The presigned URL's own expiry, as `aws eks get-token` sets it. EKS ignores it in
 /// favour of its 15-minute window, but STS would refuse a replay after it.
-pub const PRESIGNED_URL_EXPIRY: Duration = Duration::from_secs(60);
+pub(crate) const PRESIGNED_URL_EXPIRY: Duration = Duration::from_secs(60);
 
 /// How long EKS accepts a token.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 /// When a new token is signed by default: well inside the lifetime, so clock skew
 /// between the function and the cluster cannot push a token past it.
-pub const DEFAULT_REFRESH_AFTER: Duration = Duration::from_secs(10 * 60);
+pub(crate) const DEFAULT_REFRESH_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// The clock tokens are dated by; tests pass their own.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -206,7 +206,7 @@ impl TokenSource {
     }
 
     /// The token to send now.
-    pub fn bearer(&self) -> Result<String, EksError> {
+    pub(crate) fn bearer(&self) -> Result<String, EksError> {
         let now = (self.clock)();
         // A poisoned lock only means another request panicked mid-refresh; the cached
         // token is still a whole token or none.
@@ -298,7 +298,11 @@ pub struct Endpoint {
 }
 
 /// The endpoint and certificate authority of an ACTIVE cluster.
-pub async fn describe_cluster(eks: &aws_sdk_eks::Client, cluster: &str, region: &str) -> Result<Endpoint, EksError> {
+pub(crate) async fn describe_cluster(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    region: &str,
+) -> Result<Endpoint, EksError> {
     let out = eks.describe_cluster().name(cluster).send().await.map_err(|e| {
         let (cluster, region) = (cluster.to_string(), region.to_string());
         match e.as_service_error() {

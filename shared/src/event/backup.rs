@@ -13,12 +13,12 @@ use crate::{Error, Result};
 /// How far ahead of the function's clock a `scheduled_time` may be. The scheduler sends
 /// the time it fired, which is never ahead by more than clock skew; a run dated later
 /// would stand as every restore's `latest` until the real runs caught up with it.
-pub const MAX_SCHEDULED_AHEAD: TimeDelta = TimeDelta::minutes(5);
+pub(crate) const MAX_SCHEDULED_AHEAD: TimeDelta = TimeDelta::minutes(5);
 
 /// The backup event.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BackupEvent {
+pub(crate) struct BackupEvent {
     /// The infrastructure's name; it names the folder its backups go to.
     pub infrastructure: String,
     /// The cluster to back up.

@@ -5,8 +5,8 @@
 mod backup;
 mod restore;
 
-pub use backup::{BackupEvent, BackupRequest, MAX_SCHEDULED_AHEAD};
-pub use restore::{BackupSelector, Existing, RestoreEvent, RestoreRequest, Source};
+pub use backup::BackupRequest;
+pub use restore::{BackupSelector, Existing, RestoreRequest};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -257,7 +257,7 @@ impl Invocation {
     /// From the Lambda context: the invoked ARN and the deadline in milliseconds since
     /// the epoch. A deadline already past cannot be one (the runtime emulator sends a
     /// relative value), so the run goes on without it.
-    pub fn from_context(invoked_function_arn: &str, deadline_ms: u64, now: DateTime<Utc>) -> Self {
+    pub(crate) fn from_context(invoked_function_arn: &str, deadline_ms: u64, now: DateTime<Utc>) -> Self {
         // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
         let parts: Vec<&str> = invoked_function_arn.splitn(8, ':').collect();
         let function_arn = (parts.len() >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function")

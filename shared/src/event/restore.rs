@@ -43,7 +43,7 @@ impl std::fmt::Display for BackupSelector {
 /// Where a restore reads from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Source {
+pub(crate) struct Source {
     /// Whose backups; defaults to the event's infrastructure.
     #[serde(default)]
     pub infrastructure: Option<String>,
@@ -55,7 +55,7 @@ pub struct Source {
 /// The restore event.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RestoreEvent {
+pub(crate) struct RestoreEvent {
     /// The infrastructure restored into.
     pub infrastructure: String,
     /// The cluster restored into.
