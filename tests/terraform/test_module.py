@@ -37,7 +37,7 @@ ZIPS = {
     "restore": Path(os.environ.get("LIFEBOAT_RESTORE_ZIP", ROOT / "target/lambda/restore/bootstrap.zip")),
 }
 SERVICES = [
-    "cloudtrail", "cloudwatch", "cloudwatchlogs", "eks", "iam", "kms", "lambda",
+    "cloudtrail", "cloudwatch", "cloudwatchlogs", "eks", "events", "iam", "kms", "lambda",
     "s3", "scheduler", "sns", "sqs", "sts",
 ]
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
