@@ -155,6 +155,11 @@ def seed_backups(endpoint: str, kw: dict, args: argparse.Namespace) -> None:
     key = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
                          Description="lifeboat local backups")["KeyMetadata"]
     kms.create_alias(AliasName=args.kms_alias, TargetKeyId=key["KeyId"])
+    # The catalog's fingerprint key: an HMAC key that never leaves KMS (Terraform makes
+    # the same). Named by its alias, which stays the same whatever id moto draws.
+    fingerprints = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC",
+                                  Description="lifeboat catalog fingerprints")["KeyMetadata"]
+    kms.create_alias(AliasName=args.fingerprint_alias, TargetKeyId=fingerprints["KeyId"])
     s3.create_bucket(Bucket=args.backup_bucket, ObjectLockEnabledForBucket=True)
     s3.put_bucket_versioning(Bucket=args.backup_bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_object_lock_configuration(Bucket=args.backup_bucket, ObjectLockConfiguration={
@@ -598,6 +603,8 @@ def main() -> None:
                    help="the bucket whose object events the audit trail records")
     p.add_argument("--trail", default="lifeboat-audit", help="the audit trail's name")
     p.add_argument("--kms-alias", default="alias/lifeboat-backups", help="alias of the backups' KMS key")
+    p.add_argument("--fingerprint-alias", default="alias/lifeboat-fingerprints",
+                   help="alias of the catalog's HMAC key for fingerprints")
     p.add_argument("--key-arn-file", help="where to write the KMS key's ARN once it exists")
     p.add_argument("--audit-log-bucket", default=f"lifeboat-audit-{DEFAULT_ACCOUNT_ID}",
                    help="where the audit trail delivers its logs")

@@ -353,6 +353,7 @@ write_env() {
     echo "export AWS_DEFAULT_REGION=us-east-1"
     printf 'export LIFEBOAT_BUCKET=%q\n' "$BUCKET"
     printf 'export LIFEBOAT_KMS_KEY_ID=%q\n' "$key_arn"
+    echo "export LIFEBOAT_FINGERPRINT_KEY_ID=alias/lifeboat-fingerprints"
     printf 'export LIFEBOAT_KUBE_SERVER=%q\n' "$APISERVER_URL"
     printf 'export LIFEBOAT_KUBE_CA=%q\n' "$PKI/ca.crt"
     printf 'export LIFEBOAT_KUBE_CA_KEY=%q\n' "$PKI/ca.key"

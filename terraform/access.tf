@@ -1,4 +1,4 @@
-# EKS access entries map the two function roles, on each cluster of this account, to
+# EKS access entries map the function roles (the catalog's to the backup's read-only group), on each cluster of this account, to
 # the Kubernetes groups lifeboat:backup and lifeboat:restore, with no EKS access policy:
 # what those groups may do is only what the kubernetes_rbac output grants them, rendered
 # from the infrastructure's setting (see modules/kubernetes-rbac). A cluster reached
@@ -9,6 +9,8 @@ locals {
     for name, infra in var.infrastructures : {
       "${name}/backup"  = { cluster = infra.cluster_name, role = aws_iam_role.backup.arn, group = "lifeboat:backup" }
       "${name}/restore" = { cluster = infra.cluster_name, role = aws_iam_role.restore.arn, group = "lifeboat:restore" }
+      # The catalog reads what the backup reads, for a diff against the live cluster.
+      "${name}/catalog" = { cluster = infra.cluster_name, role = aws_iam_role.catalog.arn, group = "lifeboat:backup" }
     } if infra.backup_role_arn == null
   ]...) : {}
 }

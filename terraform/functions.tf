@@ -1,4 +1,4 @@
-# The two functions, built by cargo lambda (a `bootstrap` executable in a zip) for the
+# The three functions, built by cargo lambda (a `bootstrap` executable in a zip) for the
 # provided.al2023 runtime, each with its own log group, role and dead-letter queue.
 
 locals {
@@ -16,6 +16,13 @@ locals {
       memory      = var.restore_memory_mb
       concurrency = var.restore_reserved_concurrency
       role        = aws_iam_role.restore.arn
+    }
+    catalog = {
+      zip         = var.catalog_function_zip
+      timeout     = var.catalog_timeout_seconds
+      memory      = var.catalog_memory_mb
+      concurrency = var.catalog_reserved_concurrency
+      role        = aws_iam_role.catalog.arn
     }
   }
 }
@@ -67,6 +74,7 @@ resource "aws_lambda_function" "this" {
       LIFEBOAT_AUDIT_REQUIRED          = tostring(var.audit_required)
       LIFEBOAT_CLUSTER_ACCESS          = "eks"
       LIFEBOAT_EVENT_BUS               = coalesce(var.event_bus_name, "none")
+      LIFEBOAT_FINGERPRINT_KEY_ID      = each.key == "catalog" ? module.storage.fingerprint_key_arn : ""
       LIFEBOAT_ALLOWED_INFRASTRUCTURES = join(",", keys(var.infrastructures))
       LIFEBOAT_ALLOWED_CLUSTERS        = join(",", local.cluster_names)
       LIFEBOAT_ALLOWED_REGIONS         = local.region
@@ -96,6 +104,7 @@ resource "aws_lambda_function" "this" {
   depends_on = [
     aws_iam_role_policy.backup,
     aws_iam_role_policy.restore,
+    aws_iam_role_policy.catalog,
     aws_cloudwatch_log_group.function,
   ]
 }

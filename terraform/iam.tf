@@ -1,4 +1,5 @@
-# One role per function, each with only what its function does. Backup writes objects,
+# One role per function, each with only what its function does (the catalog's is in
+# catalog.tf). Backup writes objects,
 # create-only (the bucket policy refuses it any write without If-None-Match), and cannot
 # read or delete them: a compromised backup role cannot rewrite or destroy backups.
 # Restore reads and decrypts and cannot write to S3 at all. Each may assume only its
@@ -19,8 +20,8 @@ data "aws_iam_policy_document" "lambda_trust" {
   }
 }
 
-# What both functions need to run: their log stream, traces, the dead-letter queue,
-# the bus their runs' events go to, the trail's status and their clusters' endpoints.
+# What every function needs to run: its log stream, traces, the dead-letter queue, the
+# trail's status and its clusters' endpoints.
 data "aws_iam_policy_document" "common" {
   statement {
     sid       = "OwnLogs"
@@ -42,15 +43,6 @@ data "aws_iam_policy_document" "common" {
     resources = [aws_sqs_queue.dead_letter.arn]
   }
 
-  dynamic "statement" {
-    for_each = var.event_bus_name == null ? [] : [1]
-    content {
-      sid       = "PublishRunEvents"
-      actions   = ["events:PutEvents"]
-      resources = [local.event_bus_arn]
-    }
-  }
-
   statement {
     sid       = "CheckAuditTrail"
     actions   = ["cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"]
@@ -68,6 +60,18 @@ data "aws_iam_policy_document" "common" {
 
 }
 
+# Backup and restore publish each run's outcome; the catalog runs nothing to report.
+data "aws_iam_policy_document" "run_events" {
+  dynamic "statement" {
+    for_each = var.event_bus_name == null ? [] : [1]
+    content {
+      sid       = "PublishRunEvents"
+      actions   = ["events:PutEvents"]
+      resources = [local.event_bus_arn]
+    }
+  }
+}
+
 data "aws_iam_policy_document" "remote" {
   for_each = local.remote_roles
 
@@ -83,7 +87,11 @@ data "aws_iam_policy_document" "remote" {
 }
 
 data "aws_iam_policy_document" "backup" {
-  source_policy_documents = [data.aws_iam_policy_document.common.json, data.aws_iam_policy_document.remote["backup"].json]
+  source_policy_documents = [
+    data.aws_iam_policy_document.common.json,
+    data.aws_iam_policy_document.run_events.json,
+    data.aws_iam_policy_document.remote["backup"].json,
+  ]
 
   # A large file goes up in parts; aborting a failed upload frees its parts at once
   # instead of at the lifecycle rule's next pass.
@@ -130,18 +138,16 @@ data "aws_iam_policy_document" "backup" {
   }
 }
 
-data "aws_iam_policy_document" "restore" {
-  source_policy_documents = [data.aws_iam_policy_document.common.json, data.aws_iam_policy_document.remote["restore"].json]
-
-  # Listing finds the newest complete backup (source.backup = "latest"); listing a
-  # manifest's versions proves it was written once.
+# Reading backups, for restore and the catalog: listing finds the newest complete backup
+# (source.backup = "latest") and the runs of a range; listing a manifest's versions
+# proves it was written once; each file is read at the version its manifest records.
+data "aws_iam_policy_document" "read_backups" {
   statement {
     sid       = "ListBackups"
     actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
     resources = [module.storage.bucket_arn]
   }
 
-  # Each file is read at the version its manifest records.
   statement {
     sid       = "ReadBackups"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
@@ -158,6 +164,15 @@ data "aws_iam_policy_document" "restore" {
       values   = ["s3.${local.region}.amazonaws.com"]
     }
   }
+}
+
+data "aws_iam_policy_document" "restore" {
+  source_policy_documents = [
+    data.aws_iam_policy_document.common.json,
+    data.aws_iam_policy_document.run_events.json,
+    data.aws_iam_policy_document.remote["restore"].json,
+    data.aws_iam_policy_document.read_backups.json,
+  ]
 }
 
 # IAM names are global, so role names carry the region: one name_prefix serves every

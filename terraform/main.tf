@@ -1,5 +1,5 @@
-# lifeboat in one region: the regional backup bucket and its key, the backup and restore
-# functions, a schedule per enabled infrastructure, access to each cluster, alarms, and
+# lifeboat in one region: the regional backup bucket and its key, the backup, restore and
+# catalog functions, a schedule per enabled infrastructure, access to each cluster, alarms, and
 # (unless another region's deployment already has one) the audit trail.
 
 data "aws_caller_identity" "current" {}
@@ -19,6 +19,7 @@ locals {
   function_names = {
     backup  = "${var.name_prefix}-backup"
     restore = "${var.name_prefix}-restore"
+    catalog = "${var.name_prefix}-catalog"
   }
 
   # Known before the trail exists, so the functions can be told which trail to check
@@ -33,6 +34,8 @@ locals {
   remote_roles = {
     backup  = distinct(compact([for infra in values(var.infrastructures) : infra.backup_role_arn]))
     restore = distinct(compact([for infra in values(var.infrastructures) : infra.restore_role_arn]))
+    # The catalog reads clusters of this account only.
+    catalog = []
   }
   object_lock = var.object_lock == null ? null : {
     mode = var.object_lock.mode
@@ -54,7 +57,8 @@ module "storage" {
   kms_deletion_window_days          = var.kms_deletion_window_days
   backup_role_arn                   = aws_iam_role.backup.arn
   restore_role_arn                  = aws_iam_role.restore.arn
-  reader_arns                       = var.backup_reader_arns
+  catalog_role_arn                  = aws_iam_role.catalog.arn
+  reader_arns                       = concat([aws_iam_role.catalog.arn], var.backup_reader_arns)
   key_administrator_arns            = var.kms_key_administrator_arns
   tags                              = local.tags
 }

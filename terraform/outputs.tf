@@ -33,6 +33,21 @@ output "restore_function_arn" {
   value       = aws_lambda_function.this["restore"].arn
 }
 
+output "catalog_function_name" {
+  description = "Name of the catalog function, for `lifeboat --function` (or LIFEBOAT_CATALOG_FUNCTION)."
+  value       = aws_lambda_function.this["catalog"].function_name
+}
+
+output "catalog_function_arn" {
+  description = "ARN of the catalog function."
+  value       = aws_lambda_function.this["catalog"].arn
+}
+
+output "catalog_role_arn" {
+  description = "Role of the catalog function; map it to the Kubernetes group lifeboat:backup in clusters whose access is managed elsewhere."
+  value       = aws_iam_role.catalog.arn
+}
+
 output "backup_role_arn" {
   description = "Role of the backup function; map it to the Kubernetes group lifeboat:backup in clusters whose access is managed elsewhere."
   value       = aws_iam_role.backup.arn

@@ -126,6 +126,60 @@ variable "restore_function_zip" {
   }
 }
 
+variable "catalog_function_zip" {
+  description = "Path of the catalog function's zip (target/lambda/catalog/bootstrap.zip)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.catalog_function_zip, ".zip")
+    error_message = "catalog_function_zip must be the path of a .zip built by cargo lambda."
+  }
+}
+
+variable "catalog_timeout_seconds" {
+  description = "Timeout of the catalog function. A diff or describe of a large backup reads every file."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.catalog_timeout_seconds >= 30 && var.catalog_timeout_seconds <= 900
+    error_message = "catalog_timeout_seconds must be from 30 to 900 (Lambda's limit)."
+  }
+}
+
+variable "catalog_memory_mb" {
+  description = "Memory of the catalog function, in MB."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.catalog_memory_mb >= 128 && var.catalog_memory_mb <= 10240
+    error_message = "catalog_memory_mb must be from 128 to 10240."
+  }
+}
+
+variable "catalog_reserved_concurrency" {
+  description = "Concurrent executions reserved for (and capping) the catalog function."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.catalog_reserved_concurrency >= 1
+    error_message = "catalog_reserved_concurrency must be at least 1."
+  }
+}
+
+variable "catalog_invoker_arns" {
+  description = "IAM principal ARNs allowed to invoke the catalog function (the `lifeboat` command-line tool runs as them). Its answers never show a Secret's value, but they tell what a backup holds."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.catalog_invoker_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", arn))])
+    error_message = "catalog_invoker_arns must be ARNs of IAM roles or users."
+  }
+}
+
 variable "architecture" {
   description = "CPU architecture the zips were built for: arm64 (cargo lambda build --arm64) or x86_64."
   type        = string

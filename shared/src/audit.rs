@@ -219,6 +219,30 @@ impl Audit {
     }
 }
 
+impl Audit {
+    /// The check for a run that reads the backups of `bucket` (a restore, a catalog
+    /// question): refused when auditing is required and the trail would not record it,
+    /// else its status, with a warning logged when it goes on unaudited.
+    pub(crate) async fn check_reader(
+        &self,
+        bucket: &str,
+        invocation: &crate::event::Invocation,
+        infrastructure: &str,
+    ) -> Result<AuditStatus, Unaudited> {
+        let status = self
+            .check_required(&Scope {
+                bucket,
+                access: ObjectAccess::Read,
+                function_arn: invocation.function_arn.as_deref(),
+            })
+            .await?;
+        if !status.is_audited() {
+            tracing::warn!(infrastructure, audit = %status.explain(), "this read of backups is not audited; auditing is not required");
+        }
+        Ok(status)
+    }
+}
+
 /// Builds the CloudTrail client from the function's AWS configuration.
 pub fn cloudtrail_client(config: &aws_config::SdkConfig) -> aws_sdk_cloudtrail::Client {
     aws_sdk_cloudtrail::Client::new(config)

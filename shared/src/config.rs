@@ -62,6 +62,9 @@ pub struct Config {
     /// `LIFEBOAT_EVENT_BUS`: the EventBridge bus each run's outcome goes to, the
     /// account's `default` unless set; `None` when set to `none`.
     pub event_bus: Option<String>,
+    /// `LIFEBOAT_FINGERPRINT_KEY_ID`: the KMS HMAC key the catalog derives its
+    /// fingerprints of concealed values from; `None` for answers without fingerprints.
+    pub fingerprint_key_id: Option<String>,
 }
 
 impl Config {
@@ -175,6 +178,7 @@ impl Config {
             audit: AuditConfig { trail_arn, required },
             access,
             restore_concurrency,
+            fingerprint_key_id: var("LIFEBOAT_FINGERPRINT_KEY_ID"),
             event_bus: match var("LIFEBOAT_EVENT_BUS") {
                 None => Some("default".into()),
                 Some(none) if none == "none" => None,

@@ -23,6 +23,8 @@
 //! - [`backup`]: one backup run, streamed page by page.
 //! - [`restore`]: replaying a backup into a cluster, trusting nothing the bucket says
 //!   beyond what its checksums prove.
+//! - [`runs`]: the runs of a time range, newest first, from the date folders.
+//! - [`catalog`]: list, describe, history and diff: read-only answers about the backups.
 //! - [`report`]: the JSON reports both functions return.
 //! - [`notification`]: each run's outcome as an event on EventBridge.
 //! - [`audit`]: whether the CloudTrail trail records a run; the status each report carries.
@@ -33,6 +35,7 @@ pub(crate) mod allowed;
 pub mod audit;
 pub mod aws;
 pub mod backup;
+pub mod catalog;
 pub(crate) mod claim;
 pub mod cluster;
 pub mod config;
@@ -49,6 +52,7 @@ pub(crate) mod object;
 pub mod report;
 pub mod restore;
 pub mod retry;
+pub(crate) mod runs;
 pub(crate) mod selector;
 pub(crate) mod settings;
 pub mod store;
@@ -94,10 +98,10 @@ pub enum Error {
     #[error(transparent)]
     NotAudited(#[from] audit::Unaudited),
 
-    /// No backup matches what the restore event asks for.
+    /// No backup matches what the event asks for.
     #[error(
         "no complete backup of infrastructure '{infrastructure}' matches '{backup}' in bucket '{bucket}'; \
-         list the runs with a manifest.json under <YYYY>/<MM>/<DD>/<HHmmss>/infra/{infrastructure}/k8s/ and name one"
+         see the backups there with `lifeboat list --infrastructure {infrastructure}` and name one by its run path"
     )]
     BackupNotFound {
         /// The infrastructure whose backups were searched.
@@ -107,6 +111,24 @@ pub enum Error {
         /// The bucket searched.
         bucket: String,
     },
+
+    /// A catalog `history` found the object in no backup of the range.
+    #[error(
+        "no backup of infrastructure '{infrastructure}' {range} holds {object}; check the kind, namespace and name \
+         (`lifeboat describe` shows what a backup holds), or widen the range with --from"
+    )]
+    ObjectNotFound {
+        /// The infrastructure whose backups were searched.
+        infrastructure: String,
+        /// The object asked for: `Secret 'db' in namespace 'billing'`.
+        object: String,
+        /// The runs searched: `between 2026/11/01/000000 and 2026/12/01/000000`.
+        range: String,
+    },
+
+    /// The catalog could not derive its fingerprint key.
+    #[error(transparent)]
+    Fingerprint(#[from] catalog::FingerprintError),
 }
 
 /// The result of a whole lifeboat run.
@@ -127,6 +149,9 @@ impl Error {
             // A refused restore waits for someone to fix the trail or the setting; even a
             // throttled check is better answered by a person invoking again than by a loop.
             Error::NotAudited(_) => false,
+            // KMS throttling and outages pass; a missing grant does not, but telling the
+            // two apart is KMS's to say, and a person asks again either way.
+            Error::Fingerprint(_) => true,
             _ => false,
         }
     }
@@ -142,6 +167,8 @@ impl Error {
             Error::InvalidSettings(_) => "InvalidSettings",
             Error::Kinds(_) => "UnknownKind",
             Error::BackupNotFound { .. } => "BackupNotFound",
+            Error::ObjectNotFound { .. } => "ObjectNotFound",
+            Error::Fingerprint(_) => "FingerprintUnavailable",
             Error::NotAudited(_) => "NotAudited",
             Error::Cluster(cluster::ClusterError::Refused { .. }) => "ClusterUnauthorized",
             Error::Cluster(cluster::ClusterError::Eks(_)) => "ClusterNotAvailable",

@@ -83,6 +83,7 @@ impl<'a> ListFile<'a> {
             size: stored.size,
             version_id: stored.version_id,
             objects: self.names,
+            skipped: Vec::new(),
         })
     }
 

@@ -12,12 +12,13 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
-use tracing::warn;
+use serde_json::Value;
 
 use crate::kinds::ResolvedKind;
 use crate::layout::RunLayout;
+use crate::runs::NewestFirst;
 use crate::settings::ResourceBackupConfig;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, sha256_hex};
 
 /// The manifest format this code writes and reads. Format 1 stored one file per object;
 /// format 2 stores one `List` per tenant and kind.
@@ -71,6 +72,19 @@ pub struct ManifestFile {
     pub version_id: Option<String>,
     /// The names of its objects, in the order they are stored.
     pub objects: Vec<String>,
+    /// The objects of its kind and tenant the backup left out, and why (absent from
+    /// manifests of earlier releases, and when none was).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedObject>,
+}
+
+/// An object a backup left out on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedObject {
+    /// Its name.
+    pub name: String,
+    /// Why it was left out.
+    pub reason: String,
 }
 
 /// The manifest of one run.
@@ -208,7 +222,7 @@ fn verified(bytes: &[u8], run_path: &str, infrastructure: &str) -> Result<Manife
 
 /// How far past the reader's clock a run may be dated and still be a backup rather
 /// than a forgery meant to stand as `latest`; the backup event allows as much.
-const FUTURE_SLACK: TimeDelta = TimeDelta::minutes(5);
+pub(crate) const FUTURE_SLACK: TimeDelta = TimeDelta::minutes(5);
 
 /// The committed manifest of a run, read at its only version; `None` when the run has
 /// none. `infrastructure` is whose backup it must say it is.
@@ -254,33 +268,94 @@ pub async fn latest_completed(
     infrastructure: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(RunLayout, Manifest)>, ManifestError> {
-    let descending = |mut v: Vec<String>, width: usize| {
-        v.retain(|s| s.len() == width && s.bytes().all(|b| b.is_ascii_digit()));
-        v.sort_unstable_by(|a, b| b.cmp(a));
-        v
-    };
     let newest_allowed = (now + FUTURE_SLACK).format("%Y/%m/%d/%H%M%S").to_string();
-    for year in descending(store.list_folders("").await?, 4) {
-        for month in descending(store.list_folders(&format!("{year}/")).await?, 2) {
-            for day in descending(store.list_folders(&format!("{year}/{month}/")).await?, 2) {
-                for time in descending(store.list_folders(&format!("{year}/{month}/{day}/")).await?, 6) {
-                    let run_path = format!("{year}/{month}/{day}/{time}");
-                    if run_path > newest_allowed {
-                        warn!(run = run_path, "a run dated in the future is not taken for latest");
-                        continue;
-                    }
-                    let layout = RunLayout::for_run_path(&run_path, infrastructure);
-                    match read_committed(store, &layout, infrastructure).await? {
-                        Some(manifest) if manifest.status == RunStatus::Completed => {
-                            return Ok(Some((layout, manifest)));
-                        }
-                        _ => {}
-                    }
-                }
-            }
+    let mut runs = NewestFirst::new(store, "", &newest_allowed);
+    while let Some(run_path) = runs.next().await? {
+        let layout = RunLayout::for_run_path(&run_path, infrastructure);
+        if let Some(manifest) = read_committed(store, &layout, infrastructure).await?
+            && manifest.status == RunStatus::Completed
+        {
+            return Ok(Some((layout, manifest)));
         }
     }
     Ok(None)
+}
+
+/// The backup `selector` names among `infrastructure`'s in `store`: the newest
+/// completed one, or the run at a path, which must have committed.
+pub(crate) async fn find(
+    store: &Store,
+    infrastructure: &str,
+    selector: &crate::event::BackupSelector,
+    now: DateTime<Utc>,
+) -> crate::Result<(RunLayout, Manifest)> {
+    let not_found = || crate::Error::BackupNotFound {
+        infrastructure: infrastructure.to_string(),
+        backup: selector.to_string(),
+        bucket: store.bucket().to_string(),
+    };
+    match selector {
+        crate::event::BackupSelector::Latest => latest_completed(store, infrastructure, now)
+            .await?
+            .ok_or_else(not_found),
+        crate::event::BackupSelector::Run(path) => {
+            let layout = RunLayout::for_run_path(path, infrastructure);
+            let manifest = read_committed(store, &layout, infrastructure)
+                .await?
+                .ok_or_else(not_found)?;
+            Ok((layout, manifest))
+        }
+    }
+}
+
+/// Why a stored file cannot be used: a restore writes nothing of it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FileFailure {
+    /// The file could not be read at its recorded version.
+    #[error("{0}")]
+    Unreadable(#[from] StoreError),
+    /// The file is not what the manifest's checksum proves.
+    #[error(
+        "checksum mismatch: s3://{bucket}/{key} has SHA-256 {actual} but the manifest recorded {recorded}; the file \
+         was changed after the backup, and nothing of it is used"
+    )]
+    Checksum {
+        bucket: String,
+        key: String,
+        actual: String,
+        recorded: String,
+    },
+    #[error("the stored file {key} is not JSON: {source}")]
+    NotJson { key: String, source: serde_json::Error },
+    #[error("the stored file {key} is not a List of objects")]
+    NotAList { key: String },
+}
+
+/// The objects of a file, read at the version the manifest records and verified.
+pub(crate) async fn read_file(
+    store: &Store,
+    layout: &RunLayout,
+    file: &ManifestFile,
+) -> Result<Vec<Value>, FileFailure> {
+    let key = format!("{}{}", layout.prefix(), file.key);
+    let bytes = store.get(&key, file.version_id.as_deref()).await?;
+    let actual = sha256_hex(&bytes);
+    if actual != file.sha256 {
+        return Err(FileFailure::Checksum {
+            bucket: store.bucket().to_string(),
+            key,
+            actual,
+            recorded: file.sha256.clone(),
+        });
+    }
+    let mut list: Value = match serde_json::from_slice(&bytes) {
+        Ok(list) => list,
+        Err(source) => return Err(FileFailure::NotJson { key, source }),
+    };
+    match list.get_mut("items").map(Value::take) {
+        Some(Value::Array(items)) => Ok(items),
+        _ => Err(FileFailure::NotAList { key }),
+    }
 }
 
 #[cfg(test)]

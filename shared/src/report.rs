@@ -241,6 +241,37 @@ pub fn outcome(function: &str, run: crate::Result<Report>) -> Result<serde_json:
     }
 }
 
+/// What the catalog hands back for a question: the answer as it is, or the failure.
+/// Only the outcome is logged, with the action and infrastructure asked about: an answer
+/// can be long, and the log needs no second copy of it.
+pub fn answered(
+    function: &str,
+    event: &serde_json::Value,
+    answer: crate::Result<serde_json::Value>,
+) -> Result<serde_json::Value, Failure> {
+    let said = |field: &str| {
+        event
+            .get(field)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (action, infrastructure) = (said("action"), said("infrastructure"));
+    match answer {
+        Ok(answer) => {
+            tracing::info!(function, action, infrastructure, "answered");
+            Ok(answer)
+        }
+        Err(e) => {
+            tracing::error!(function, action, infrastructure, error_type = e.error_type(), retryable = e.is_retryable(), error = %e, "request failed");
+            Err(Failure {
+                error_type: e.error_type(),
+                message: e.to_string(),
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ mod audit;
 mod backup_and_restore;
 mod bad_input;
 mod benchmark;
+mod catalog;
 mod custom_resources;
 mod eks_authentication;
 mod faults;

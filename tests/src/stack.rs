@@ -42,6 +42,11 @@ impl Stack {
         }
     }
 
+    /// The Lambda emulator's address, for tools that invoke through the Lambda API.
+    pub fn lambda_url(&self) -> &str {
+        &self.lambda_url
+    }
+
     /// What the functions have printed so far.
     pub fn function_logs(&self) -> String {
         std::fs::read_to_string(&self.lambda_log).expect("the emulator log reads")

@@ -35,6 +35,7 @@ ACCOUNT = "123456789012"
 ZIPS = {
     "backup": Path(os.environ.get("LIFEBOAT_BACKUP_ZIP", ROOT / "target/lambda/backup/bootstrap.zip")),
     "restore": Path(os.environ.get("LIFEBOAT_RESTORE_ZIP", ROOT / "target/lambda/restore/bootstrap.zip")),
+    "catalog": Path(os.environ.get("LIFEBOAT_CATALOG_ZIP", ROOT / "target/lambda/catalog/bootstrap.zip")),
 }
 SERVICES = [
     "cloudtrail", "cloudwatch", "cloudwatchlogs", "eks", "events", "iam", "kms", "lambda",
@@ -137,6 +138,7 @@ def example_vars(**overrides):
         "infrastructures": infrastructures(),
         "backup_function_zip": str(ZIPS["backup"]),
         "restore_function_zip": str(ZIPS["restore"]),
+        "catalog_function_zip": str(ZIPS["catalog"]),
         # What this machine can build; arm64 stays the module's default.
         "architecture": "x86_64",
         # The emulator serves no EKS access entries; the plan test below covers them.
@@ -274,6 +276,8 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         for infra in ["prod", "staging", "dev"]:
             expected[(f"{infra}/backup", f"{infra}-eks")] = ["lifeboat:backup"]
             expected[(f"{infra}/restore", f"{infra}-eks")] = ["lifeboat:restore"]
+            # The catalog reads what the backup reads, and writes nothing.
+            expected[(f"{infra}/catalog", f"{infra}-eks")] = ["lifeboat:backup"]
         self.assertEqual(groups, expected)
         rbac = plan["planned_values"]["outputs"]["kubernetes_rbac"]["value"]
         staging = rbac["staging"]
@@ -318,7 +322,7 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         target = function["expressions"]["dead_letter_config"][0]["target_arn"]["references"]
         self.assertIn("aws_sqs_queue.dead_letter.arn", target)
         created = [c["index"] for c in plan["resource_changes"] if c["type"] == "aws_lambda_function"]
-        self.assertEqual(sorted(created), ["backup", "restore"])
+        self.assertEqual(sorted(created), ["backup", "catalog", "restore"])
 
     def test_the_multi_region_example_has_a_bucket_and_functions_per_region_and_one_trail(self):
         per_region = {"cluster_name": "c", "settings": {"IsEnabled": True, "IntervalInHours": "2",
@@ -326,7 +330,7 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         plan = self.plan("examples/multi-region", {
             "primary_infrastructures": {"us": per_region}, "secondary_infrastructures": {"eu": per_region},
             "backup_function_zip": str(ZIPS["backup"]), "restore_function_zip": str(ZIPS["restore"]),
-            "architecture": "x86_64", "manage_eks_access": False,
+            "catalog_function_zip": str(ZIPS["catalog"]), "architecture": "x86_64", "manage_eks_access": False,
         })
         kinds = {}
         for change in plan["resource_changes"]:
@@ -334,7 +338,7 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         self.assertEqual(len(kinds["aws_cloudtrail"]), 1)
         buckets = [a for a in kinds["aws_s3_bucket"] if "module.storage" in a]
         self.assertEqual(len(buckets), 2)
-        self.assertEqual(len(kinds["aws_lambda_function"]), 4)
+        self.assertEqual(len(kinds["aws_lambda_function"]), 6)
         self.assertEqual(len(kinds["aws_scheduler_schedule"]), 2)
         trail = next(c["change"]["after"] for c in plan["resource_changes"] if c["type"] == "aws_cloudtrail")
         self.assertTrue(trail["is_multi_region_trail"])
@@ -414,27 +418,32 @@ class TheSingleRegionExampleDeploys(Emulated):
         self.assertEqual(unencrypted["Effect"], "Deny")
         self.assertEqual(unencrypted["Condition"], {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}})
 
-    def test_both_functions_run_the_cargo_lambda_zip_on_provided_al2023(self):
-        for name in ["backup", "restore"]:
+    def test_every_function_runs_the_cargo_lambda_zip_on_provided_al2023(self):
+        for name in ["backup", "restore", "catalog"]:
             with self.subTest(function=name):
                 config = self.function(name)["Configuration"]
                 self.assertEqual((config["Runtime"], config["Handler"]), ("provided.al2023", "bootstrap"))
                 self.assertEqual(config["Architectures"], ["x86_64"])
                 self.assertEqual(config["MemorySize"], 512)
-                self.assertEqual(config["Timeout"], 300 if name == "backup" else 900)
+                self.assertEqual(config["Timeout"], 900 if name == "restore" else 300)
                 env = config["Environment"]["Variables"]
                 self.assertEqual(env["LIFEBOAT_BUCKET"], self.bucket)
                 self.assertEqual(env["LIFEBOAT_TRAIL_ARN"], f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/lifeboat-audit")
                 self.assertEqual(env["LIFEBOAT_AUDIT_REQUIRED"], "true")
                 self.assertTrue(env["LIFEBOAT_KMS_KEY_ID"].startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/"))
                 self.assertEqual(env["LIFEBOAT_EVENT_BUS"], "default")
+                fingerprints = env.get("LIFEBOAT_FINGERPRINT_KEY_ID", "")
+                if name == "catalog":
+                    self.assertTrue(fingerprints.startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/"), fingerprints)
+                else:
+                    self.assertEqual(fingerprints, "", "only the catalog fingerprints")
 
-    def test_both_functions_may_publish_their_runs_events_on_the_default_bus_only(self):
-        for role in ["backup", "restore"]:
+    def test_backup_and_restore_may_publish_their_runs_events_on_the_default_bus_only(self):
+        for role in ["backup", "restore", "catalog"]:
             with self.subTest(role=role):
                 statements = self.role_policy(f"lifeboat-{role}-{REGION}")
-                self.assertEqual(self.grants(statements, "events:PutEvents"),
-                                 [f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"])
+                expected = [] if role == "catalog" else [f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"]
+                self.assertEqual(self.grants(statements, "events:PutEvents"), expected)
 
     def test_the_example_routes_failed_and_partly_failed_runs_to_its_topic(self):
         events = self.aws("events")
@@ -451,13 +460,14 @@ class TheSingleRegionExampleDeploys(Emulated):
     def test_a_failed_backup_is_retried_twice_by_lambda(self):
         retries = self.aws("lambda").get_function_event_invoke_config(FunctionName="lifeboat-backup")
         self.assertEqual(retries["MaximumRetryAttempts"], 2)
-        retries = self.aws("lambda").get_function_event_invoke_config(FunctionName="lifeboat-restore")
-        self.assertEqual(retries["MaximumRetryAttempts"], 0)
+        for name in ["restore", "catalog"]:
+            retries = self.aws("lambda").get_function_event_invoke_config(FunctionName=f"lifeboat-{name}")
+            self.assertEqual(retries["MaximumRetryAttempts"], 0, name)
         self.aws("sqs").get_queue_url(QueueName="lifeboat-dead-letter")
 
     def test_each_log_group_keeps_a_year_encrypted_with_the_key(self):
         logs = self.aws("logs")
-        for name in ["backup", "restore"]:
+        for name in ["backup", "restore", "catalog"]:
             with self.subTest(function=name):
                 group = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/lifeboat-{name}")["logGroups"][0]
                 self.assertEqual(group["retentionInDays"], 365)
@@ -491,6 +501,39 @@ class TheSingleRegionExampleDeploys(Emulated):
         s3_actions = {a for s in statements for a in policy.actions(s) if a.startswith("s3:")}
         self.assertEqual(s3_actions, {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"})
         self.assertEqual(self.grants(statements, "kms:GenerateDataKey"), [])
+
+    def test_the_catalog_reads_backups_and_mints_fingerprints_with_its_own_key_and_writes_nothing(self):
+        statements = self.role_policy(f"lifeboat-catalog-{REGION}")
+        bucket_arn = f"arn:aws:s3:::{self.bucket}"
+        self.assertEqual(self.grants(statements, "s3:GetObject"), [f"{bucket_arn}/*/infra/*"])
+        s3_actions = {a for s in statements for a in policy.actions(s) if a.startswith("s3:")}
+        self.assertEqual(s3_actions, {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"})
+        kms_actions = {a for s in statements for a in policy.actions(s) if a.startswith("kms:")}
+        self.assertEqual(kms_actions, {"kms:Decrypt", "kms:GenerateMac"})
+        function = self.function("catalog")["Configuration"]
+        key_arn = function["Environment"]["Variables"]["LIFEBOAT_FINGERPRINT_KEY_ID"]
+        self.assertEqual(self.grants(statements, "kms:GenerateMac"), [key_arn])
+        kms = self.aws("kms")
+        spec = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
+        self.assertEqual((spec["KeySpec"], spec["KeyUsage"]), ("HMAC_256", "GENERATE_VERIFY_MAC"))
+        key = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+        catalog = f"arn:aws:iam::{ACCOUNT}:role/lifeboat-catalog-{REGION}"
+        root = f"arn:aws:iam::{ACCOUNT}:root"
+        its_own = [{"Statement": [{"Effect": "Allow", "Action": ["kms:*"], "Resource": "*"}]}]
+        granted = [{"Statement": statements}]
+        self.assertTrue(kms_allowed(Request(catalog, "kms:GenerateMac", key_arn), granted, key))
+        self.assertFalse(kms_allowed(Request(root, "kms:GenerateMac", key_arn), its_own, key),
+                         "the account could mint fingerprints to test guesses against")
+        self.assertFalse(kms_allowed(Request(f"arn:aws:iam::{ACCOUNT}:role/lifeboat-restore-{REGION}",
+                                             "kms:GenerateMac", key_arn), its_own, key))
+        # The bucket and the backup key let it read what it describes and compares.
+        bucket, backup_key = json.loads(self.outputs["bucket_policy"]), json.loads(self.outputs["kms_key_policy"])
+        backup_object = f"{bucket_arn}/2026/11/22/130000/infra/prod/k8s/namespaces/t/secrets.json"
+        self.assertTrue(allowed(Request(catalog, "s3:GetObject", backup_object), granted, bucket))
+        self.assertFalse(allowed(Request(catalog, "s3:PutObject", backup_object), granted, bucket))
+        via_s3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+        self.assertTrue(kms_allowed(Request(catalog, "kms:Decrypt", self.outputs["kms_key_arn"], via_s3), granted,
+                                    backup_key))
 
     def test_object_lock_holds_every_backup_version_for_the_retention_days_by_default(self):
         lock = self.aws("s3").get_object_lock_configuration(Bucket=self.bucket)["ObjectLockConfiguration"]

@@ -14,7 +14,7 @@ use super::{Backup, COMMIT_RESERVE};
 use crate::kinds::ResolvedKind;
 use crate::layout::RunLayout;
 use crate::list_file::{ListFile, Page, list_page_text};
-use crate::manifest::{ManifestFile, RunError};
+use crate::manifest::{ManifestFile, RunError, SkippedObject};
 use crate::object::{Listed, strip_server_set_fields};
 use crate::report::{Action, ObjectResult, Report};
 use crate::store::{Store, StoreError};
@@ -219,7 +219,16 @@ impl Run<'_> {
             }
         }
         let names = file.names.clone();
-        let outcome = file.finish(self.layout, kind, tenant).await;
+        let outcome = file.finish(self.layout, kind, tenant).await.map(|mut stored| {
+            stored.skipped = skipped
+                .iter()
+                .map(|(name, reason)| SkippedObject {
+                    name: name.clone(),
+                    reason: reason.clone(),
+                })
+                .collect();
+            stored
+        });
         let mut state = self.state();
         for (name, why) in skipped {
             state.report.record(ObjectResult {

@@ -3,9 +3,11 @@
 //! with a message that names the field and its rule.
 
 mod backup;
+mod catalog;
 mod restore;
 
 pub use backup::BackupRequest;
+pub use catalog::{Against, CatalogRequest, LiveCluster, Query, Range};
 pub use restore::{BackupSelector, Existing, RestoreRequest};
 
 use chrono::{DateTime, Utc};
@@ -102,6 +104,18 @@ fn rule_of(field: &str) -> Option<&'static str> {
         "namespace_mapping" => "must map backed-up namespace names to namespace names restored into, one to one",
         "existing" => "must be \"skip\" or \"overwrite\"",
         "dry_run" => "must be true or false",
+        "action" => "must be \"list\", \"describe\", \"history\" or \"diff\"",
+        "from" | "to" => "must not be after to; both are RFC 3339 times such as 2026-11-22T13:00:00Z",
+        "limit" => "must be a whole number of backups from 1 to 1000; leave it out for 50",
+        "backup" => "must be \"latest\" or a run path YYYY/MM/DD/HHmmss such as 2026/11/22/130000",
+        "against" => "must be \"live\" (the cluster as it is now) or the run path YYYY/MM/DD/HHmmss of another backup",
+        "kind" => "must name a kind as Kubernetes spells it, or Kind.group",
+        "namespace" => {
+            "must be a namespace name (lowercase letters, digits and '-', at most 63, starting and ending with a \
+             letter or digit), or left out for a cluster-scoped kind"
+        }
+        "name" => "must be an object name: not empty, not . or .., and without '/' or '%'",
+        "verify" | "conceal_configmaps" => "must be true or false",
         _ => return None,
     })
 }

@@ -3,30 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::store::StoreError;
-
-/// Why a stored file yields nothing to write: every object wanted from it fails with it.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum FileFailure {
-    /// The file could not be read at its recorded version.
-    #[error("{0}")]
-    Unreadable(#[from] StoreError),
-    /// The file is not what the manifest's checksum proves.
-    #[error(
-        "checksum mismatch: s3://{bucket}/{key} has SHA-256 {actual} but the manifest recorded {recorded}; the file \
-         was changed after the backup and nothing of it was written"
-    )]
-    Checksum {
-        bucket: String,
-        key: String,
-        actual: String,
-        recorded: String,
-    },
-    #[error("the stored file {key} is not JSON: {source}")]
-    NotJson { key: String, source: serde_json::Error },
-    #[error("the stored file {key} is not a List of objects")]
-    NotAList { key: String },
-}
+pub(crate) use crate::manifest::FileFailure;
 
 /// Why one object was not written.
 #[derive(Debug, thiserror::Error)]

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::failure::{FileFailure, ObjectFailure};
+use super::failure::ObjectFailure;
 use super::plan::Admitted;
 use crate::kinds::ResolvedKind;
 use crate::layout::RunLayout;
 use crate::manifest::ManifestFile;
 use crate::selector::LabelSelector;
-use crate::store::{Store, sha256_hex};
+use crate::store::Store;
 
 /// One object to restore, out of a verified file, or the reason it cannot be.
 pub(super) struct Job<'m> {
@@ -39,47 +39,48 @@ pub(super) async fn load<'m>(
         object,
     };
     let mut unselected: Vec<String> = Vec::new();
-    let mut by_name: HashMap<String, Result<Value, ObjectFailure>> = match read_verified(store, layout, file).await {
-        Ok(items) => {
-            let mut found = HashMap::new();
-            for item in items {
-                let Some(name) = crate::object::name(&item).map(str::to_string) else {
-                    continue;
-                };
-                if !names.contains(&name.as_str()) {
-                    continue;
-                }
-                // An object the label selector does not take is not wanted: not written,
-                // not reported. A tenant's Namespace comes along whatever its labels.
-                if let Some(selector) = selector
-                    && kind != ResolvedKind::namespace()
-                {
-                    let labels = serde_json::from_value(item["metadata"]["labels"].clone()).unwrap_or_default();
-                    if !selector.matches(&labels) {
-                        unselected.push(name);
+    let mut by_name: HashMap<String, Result<Value, ObjectFailure>> =
+        match crate::manifest::read_file(store, layout, file).await {
+            Ok(items) => {
+                let mut found = HashMap::new();
+                for item in items {
+                    let Some(name) = crate::object::name(&item).map(str::to_string) else {
+                        continue;
+                    };
+                    if !names.contains(&name.as_str()) {
                         continue;
                     }
+                    // An object the label selector does not take is not wanted: not written,
+                    // not reported. A tenant's Namespace comes along whatever its labels.
+                    if let Some(selector) = selector
+                        && kind != ResolvedKind::namespace()
+                    {
+                        let labels = serde_json::from_value(item["metadata"]["labels"].clone()).unwrap_or_default();
+                        if !selector.matches(&labels) {
+                            unselected.push(name);
+                            continue;
+                        }
+                    }
+                    let checked = if found.contains_key(&name) {
+                        Err(ObjectFailure::Duplicate {
+                            key: file.key.clone(),
+                            name: name.clone(),
+                        })
+                    } else {
+                        of_listed_kind(file, item)
+                    };
+                    found.insert(name, checked);
                 }
-                let checked = if found.contains_key(&name) {
-                    Err(ObjectFailure::Duplicate {
-                        key: file.key.clone(),
-                        name: name.clone(),
-                    })
-                } else {
-                    of_listed_kind(file, item)
-                };
-                found.insert(name, checked);
+                found
             }
-            found
-        }
-        Err(failure) => {
-            let failure = Arc::new(failure);
-            return names
-                .into_iter()
-                .map(|name| job(name, Err(ObjectFailure::File(failure.clone()))))
-                .collect();
-        }
-    };
+            Err(failure) => {
+                let failure = Arc::new(failure);
+                return names
+                    .into_iter()
+                    .map(|name| job(name, Err(ObjectFailure::File(failure.clone()))))
+                    .collect();
+            }
+        };
     names
         .into_iter()
         .filter(|name| !unselected.iter().any(|u| u == name))
@@ -110,29 +111,6 @@ fn of_listed_kind(file: &ManifestFile, object: Value) -> Result<Value, ObjectFai
     }
 }
 
-/// The objects of a file, read at the version the manifest records and verified.
-async fn read_verified(store: &Store, layout: &RunLayout, file: &ManifestFile) -> Result<Vec<Value>, FileFailure> {
-    let key = format!("{}{}", layout.prefix(), file.key);
-    let bytes = store.get(&key, file.version_id.as_deref()).await?;
-    let actual = sha256_hex(&bytes);
-    if actual != file.sha256 {
-        return Err(FileFailure::Checksum {
-            bucket: store.bucket().to_string(),
-            key,
-            actual,
-            recorded: file.sha256.clone(),
-        });
-    }
-    let mut list: Value = match serde_json::from_slice(&bytes) {
-        Ok(list) => list,
-        Err(source) => return Err(FileFailure::NotJson { key, source }),
-    };
-    match list.get_mut("items").map(Value::take) {
-        Some(Value::Array(items)) => Ok(items),
-        _ => Err(FileFailure::NotAList { key }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +126,7 @@ mod tests {
             size: 0,
             version_id: None,
             objects: vec!["db".into()],
+            skipped: Vec::new(),
         }
     }
 

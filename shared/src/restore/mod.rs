@@ -12,18 +12,17 @@ mod write;
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
-use tracing::{info, warn};
+use tracing::info;
 
-use crate::audit::{Audit, ObjectAccess, Scope};
+use crate::Result;
+use crate::audit::Audit;
 use crate::cluster::ClusterAccess;
 use crate::config::DEFAULT_RESTORE_CONCURRENCY;
-use crate::event::{BackupSelector, Invocation, RestoreRequest};
+use crate::event::{Invocation, RestoreRequest};
 use crate::kinds::ServedKinds;
-use crate::layout::RunLayout;
 use crate::manifest::{self, RunError};
 use crate::report::{Action, ObjectResult, Report};
 use crate::store::Store;
-use crate::{Error, Result};
 use plan::Admission;
 use write::{CreatedFirst, Writer};
 
@@ -64,15 +63,8 @@ impl Restore {
         let started_at = (self.clock)();
         let audit = self
             .audit
-            .check_required(&Scope {
-                bucket: &request.bucket,
-                access: ObjectAccess::Read,
-                function_arn: invocation.function_arn.as_deref(),
-            })
+            .check_reader(&request.bucket, invocation, &request.infrastructure)
             .await?;
-        if !audit.is_audited() {
-            warn!(infrastructure = %request.infrastructure, audit = %audit.explain(), "this restore is not audited; auditing is not required");
-        }
         let mut report = Report::new(
             "restore",
             &request.infrastructure,
@@ -83,24 +75,8 @@ impl Restore {
         );
         report.dry_run = Some(request.dry_run);
         let store = Store::new(self.s3.clone(), &request.bucket, None);
-        let not_found = || Error::BackupNotFound {
-            infrastructure: request.source_infrastructure.clone(),
-            backup: request.backup.to_string(),
-            bucket: request.bucket.clone(),
-        };
-        let source = &request.source_infrastructure;
-        let (layout, manifest) = match &request.backup {
-            BackupSelector::Latest => manifest::latest_completed(&store, source, started_at)
-                .await?
-                .ok_or_else(not_found)?,
-            BackupSelector::Run(path) => {
-                let layout = RunLayout::for_run_path(path, source);
-                let manifest = manifest::read_committed(&store, &layout, source)
-                    .await?
-                    .ok_or_else(not_found)?;
-                (layout, manifest)
-            }
-        };
+        let (layout, manifest) =
+            manifest::find(&store, &request.source_infrastructure, &request.backup, started_at).await?;
         report.backup = Some(format!("s3://{}/{}", request.bucket, layout.prefix()));
         report.run_path = Some(layout.run_path().to_string());
         plan::check_filters(request, &manifest)?;

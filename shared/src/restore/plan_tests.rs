@@ -15,6 +15,7 @@ fn file(key: &str, api_version: &str, kind: &str, namespace: Option<&str>, objec
         size: 0,
         version_id: None,
         objects: objects.iter().map(|o| o.to_string()).collect(),
+        skipped: Vec::new(),
     }
 }
 

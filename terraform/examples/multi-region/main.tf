@@ -26,6 +26,7 @@ module "lifeboat_primary" {
   infrastructures      = var.primary_infrastructures
   backup_function_zip  = var.backup_function_zip
   restore_function_zip = var.restore_function_zip
+  catalog_function_zip = var.catalog_function_zip
   architecture         = var.architecture
   manage_eks_access    = var.manage_eks_access
   alarm_sns_topic_arn  = var.alarm_sns_topic_arn
@@ -42,6 +43,7 @@ module "lifeboat_secondary" {
   infrastructures      = var.secondary_infrastructures
   backup_function_zip  = var.backup_function_zip
   restore_function_zip = var.restore_function_zip
+  catalog_function_zip = var.catalog_function_zip
   architecture         = var.architecture
   manage_eks_access    = var.manage_eks_access
   alarm_sns_topic_arn  = var.secondary_alarm_sns_topic_arn

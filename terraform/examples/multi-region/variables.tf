@@ -46,6 +46,12 @@ variable "restore_function_zip" {
   default     = "../../../target/lambda/restore/bootstrap.zip"
 }
 
+variable "catalog_function_zip" {
+  description = "The catalog function's zip from cargo lambda."
+  type        = string
+  default     = "../../../target/lambda/catalog/bootstrap.zip"
+}
+
 variable "architecture" {
   description = "What the zips were built for: arm64 or x86_64."
   type        = string

@@ -8,6 +8,7 @@ module "lifeboat" {
   infrastructures      = var.infrastructures
   backup_function_zip  = var.backup_function_zip
   restore_function_zip = var.restore_function_zip
+  catalog_function_zip = var.catalog_function_zip
   architecture         = var.architecture
   manage_eks_access    = var.manage_eks_access
   restore_invoker_arns = var.restore_invoker_arns

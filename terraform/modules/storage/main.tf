@@ -26,14 +26,14 @@ locals {
   via_s3 = "s3.${local.region}.amazonaws.com"
 }
 
-data "aws_iam_policy_document" "key" {
+# The account keeps administration, so a key is never orphaned, but no use of it:
+# without a grant here, no identity policy in the account can use a key for anything
+# the statements beside this do not name.
+data "aws_iam_policy_document" "administration" {
   #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key only.
   #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only.
   #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only.
 
-  # The account keeps administration, so the key is never orphaned, but no use of it:
-  # without kms:Decrypt here, no identity policy in the account can grant reading
-  # backups to anyone the statements below do not name.
   statement {
     sid       = "AccountAdministers"
     actions   = local.key_administration
@@ -56,6 +56,13 @@ data "aws_iam_policy_document" "key" {
       }
     }
   }
+}
+
+data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key only.
+  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only.
+  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only.
+  source_policy_documents = [data.aws_iam_policy_document.administration.json]
 
   # Writes need data keys. Decrypt too: S3 reads the parts of a multipart upload back
   # to complete it. Only through S3, whose bucket policy refuses this role reads.

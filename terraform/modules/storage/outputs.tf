@@ -27,3 +27,8 @@ output "kms_key_policy_json" {
   description = "The key's policy, as applied."
   value       = data.aws_iam_policy_document.key.json
 }
+
+output "fingerprint_key_arn" {
+  description = "ARN of the catalog's HMAC key for fingerprints of concealed values."
+  value       = aws_kms_key.fingerprints.arn
+}

@@ -56,6 +56,11 @@ variable "restore_role_arn" {
   type        = string
 }
 
+variable "catalog_role_arn" {
+  description = "Role of the catalog function: may read and decrypt backups (list it in reader_arns too) and fingerprint with its own HMAC key."
+  type        = string
+}
+
 variable "reader_arns" {
   description = "Further principals (roles, users) that may read and decrypt backups, such as a replication role or an auditor."
   type        = list(string)
