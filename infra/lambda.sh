@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts or stops a Lambda runtime emulator (cargo-lambda) serving the real backup and
-# restore binaries (and the catalog) of this workspace, with the local stack's environment.
+# Starts or stops a Lambda runtime emulator (cargo-lambda) serving the real function
+# binaries of this workspace (backup, restore, catalog, retention), with the local
+# stack's environment.
 #   infra/lambda.sh start [INSTANCE]   builds the functions, starts the emulator, waits
 #   infra/lambda.sh stop [INSTANCE]
 # Instances:
@@ -10,7 +11,7 @@
 #   eks-restore  (port 19002) the same with the lifeboat-restore role
 #   trace        (port 19003) as lambda, logging at RUST_LOG=trace, for the test that no
 #                log level prints what the functions send and receive
-# Invoke API: http://127.0.0.1:PORT/2015-03-31/functions/<backup|restore|catalog>/invocations
+# Invoke API: http://127.0.0.1:PORT/2015-03-31/functions/<backup|restore|catalog|retention>/invocations
 # Everything the functions print goes to $STACK_DIR/logs/INSTANCE.log.
 set -euo pipefail
 
@@ -57,7 +58,7 @@ start() {
   fi
   mkdir -p "$LOGS" "$RUN"
   # Built before the emulator starts, so its first invocation does not wait on a compile.
-  (cd "$ROOT" && cargo build --quiet --bin backup --bin restore --bin catalog)
+  (cd "$ROOT" && cargo build --quiet --bin backup --bin restore --bin catalog --bin retention)
   # The emulator takes KEY=VALUE lines; the functions get the stack's settings.
   local env_file="$RUN/$name.env"
   (

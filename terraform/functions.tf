@@ -1,4 +1,4 @@
-# The three functions, built by cargo lambda (a `bootstrap` executable in a zip) for the
+# The four functions, built by cargo lambda (a `bootstrap` executable in a zip) for the
 # provided.al2023 runtime, each with its own log group, role and dead-letter queue.
 
 locals {
@@ -23,6 +23,13 @@ locals {
       memory      = var.catalog_memory_mb
       concurrency = var.catalog_reserved_concurrency
       role        = aws_iam_role.catalog.arn
+    }
+    retention = {
+      zip         = var.retention_function_zip
+      timeout     = 900
+      memory      = 256
+      concurrency = 1
+      role        = aws_iam_role.retention.arn
     }
   }
 }
@@ -105,6 +112,7 @@ resource "aws_lambda_function" "this" {
     aws_iam_role_policy.backup,
     aws_iam_role_policy.restore,
     aws_iam_role_policy.catalog,
+    aws_iam_role_policy.retention,
     aws_cloudwatch_log_group.function,
   ]
 }

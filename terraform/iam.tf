@@ -138,20 +138,14 @@ data "aws_iam_policy_document" "backup" {
   }
 }
 
-# Reading backups, for restore and the catalog: listing finds the newest complete backup
-# (source.backup = "latest") and the runs of a range; listing a manifest's versions
-# proves it was written once; each file is read at the version its manifest records.
-data "aws_iam_policy_document" "read_backups" {
+# Listing runs and decrypting through S3, for every function that reads the bucket:
+# listing finds the newest complete backup (source.backup = "latest") and the runs of a
+# range, and listing a manifest's versions proves it was written once.
+data "aws_iam_policy_document" "list_and_decrypt" {
   statement {
     sid       = "ListBackups"
     actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
     resources = [module.storage.bucket_arn]
-  }
-
-  statement {
-    sid       = "ReadBackups"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = ["${module.storage.bucket_arn}/*/infra/*"]
   }
 
   statement {
@@ -163,6 +157,18 @@ data "aws_iam_policy_document" "read_backups" {
       variable = "kms:ViaService"
       values   = ["s3.${local.region}.amazonaws.com"]
     }
+  }
+}
+
+# Reading backups, for restore and the catalog: each file at the version its manifest
+# records.
+data "aws_iam_policy_document" "read_backups" {
+  source_policy_documents = [data.aws_iam_policy_document.list_and_decrypt.json]
+
+  statement {
+    sid       = "ReadBackups"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${module.storage.bucket_arn}/*/infra/*"]
   }
 }
 

@@ -1,5 +1,6 @@
-# lifeboat in one region: the regional backup bucket and its key, the backup, restore and
-# catalog functions, a schedule per enabled infrastructure, access to each cluster, alarms, and
+# lifeboat in one region: the regional backup bucket and its keys, the backup, restore,
+# catalog and retention functions, a schedule per enabled infrastructure and a daily
+# retention run, access to each cluster, alarms, and
 # (unless another region's deployment already has one) the audit trail.
 
 data "aws_caller_identity" "current" {}
@@ -17,9 +18,10 @@ locals {
   event_bus_arn = var.event_bus_name == null ? null : "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/${var.event_bus_name}"
 
   function_names = {
-    backup  = "${var.name_prefix}-backup"
-    restore = "${var.name_prefix}-restore"
-    catalog = "${var.name_prefix}-catalog"
+    backup    = "${var.name_prefix}-backup"
+    restore   = "${var.name_prefix}-restore"
+    catalog   = "${var.name_prefix}-catalog"
+    retention = "${var.name_prefix}-retention"
   }
 
   # Known before the trail exists, so the functions can be told which trail to check
@@ -34,8 +36,9 @@ locals {
   remote_roles = {
     backup  = distinct(compact([for infra in values(var.infrastructures) : infra.backup_role_arn]))
     restore = distinct(compact([for infra in values(var.infrastructures) : infra.restore_role_arn]))
-    # The catalog reads clusters of this account only.
-    catalog = []
+    # The catalog reads clusters of this account only; retention reaches none.
+    catalog   = []
+    retention = []
   }
   object_lock = var.object_lock == null ? null : {
     mode = var.object_lock.mode
@@ -51,13 +54,13 @@ module "storage" {
   bucket_name                       = local.bucket_name
   key_alias                         = "${var.name_prefix}-backups"
   log_group_prefix                  = "/aws/lambda/${var.name_prefix}-"
-  backup_retention_days             = var.backup_retention_days
   noncurrent_version_retention_days = var.noncurrent_version_retention_days
   object_lock                       = local.object_lock
   kms_deletion_window_days          = var.kms_deletion_window_days
   backup_role_arn                   = aws_iam_role.backup.arn
   restore_role_arn                  = aws_iam_role.restore.arn
   catalog_role_arn                  = aws_iam_role.catalog.arn
+  retention_role_arn                = aws_iam_role.retention.arn
   reader_arns                       = concat([aws_iam_role.catalog.arn], var.backup_reader_arns)
   key_administrator_arns            = var.kms_key_administrator_arns
   tags                              = local.tags

@@ -136,6 +136,16 @@ variable "catalog_function_zip" {
   }
 }
 
+variable "retention_function_zip" {
+  description = "Path of the retention function's zip (target/lambda/retention/bootstrap.zip)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.retention_function_zip, ".zip")
+    error_message = "retention_function_zip must be the path of a .zip built by cargo lambda."
+  }
+}
+
 variable "catalog_timeout_seconds" {
   description = "Timeout of the catalog function. A diff or describe of a large backup reads every file."
   type        = number
@@ -286,13 +296,24 @@ variable "bucket_name" {
 }
 
 variable "backup_retention_days" {
-  description = "Days a backup is kept before S3 expires it. null keeps backups until someone deletes them."
+  description = "Days a run is kept before the daily retention run deletes it; each infrastructure's newest keep_completed_backups complete backups are kept whatever their age. null keeps backups until someone deletes them (no retention schedule)."
   type        = number
   default     = 90
 
   validation {
     condition     = var.backup_retention_days == null || try(var.backup_retention_days >= 1, false)
     error_message = "backup_retention_days must be at least 1, or null to keep backups forever."
+  }
+}
+
+variable "keep_completed_backups" {
+  description = "How many of each infrastructure's newest Completed backups retention keeps whatever their age, so that one whose backups have been failing still has its last good ones."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.keep_completed_backups >= 1 && var.keep_completed_backups <= 1000 && floor(var.keep_completed_backups) == var.keep_completed_backups
+    error_message = "keep_completed_backups must be a whole number from 1 to 1000."
   }
 }
 

@@ -19,12 +19,14 @@
 //! - [`manifest`]: the commit marker of a backup, with a SHA-256 and S3 version per stored
 //!   file, read only when its key holds one version.
 //! - [`store`] and [`upload`]: the S3 bucket: create-only encrypted writes, reads of exact versions.
+//! - [`lock`]: deleting a version only once Object Lock lets go of it.
 //! - [`claim`]: one writer per scheduled run, however many invocations start it.
 //! - [`backup`]: one backup run, streamed page by page.
 //! - [`restore`]: replaying a backup into a cluster, trusting nothing the bucket says
 //!   beyond what its checksums prove.
 //! - [`runs`]: the runs of a time range, newest first, from the date folders.
 //! - [`catalog`]: list, describe, history and diff: read-only answers about the backups.
+//! - [`retention`]: expiring old runs, keeping each infrastructure's newest complete ones.
 //! - [`report`]: the JSON reports both functions return.
 //! - [`notification`]: each run's outcome as an event on EventBridge.
 //! - [`audit`]: whether the CloudTrail trail records a run; the status each report carries.
@@ -45,12 +47,14 @@ pub mod function;
 pub(crate) mod kinds;
 pub(crate) mod layout;
 pub(crate) mod list_file;
+pub(crate) mod lock;
 pub(crate) mod manifest;
 pub(crate) mod names;
 pub mod notification;
 pub(crate) mod object;
 pub mod report;
 pub mod restore;
+pub mod retention;
 pub mod retry;
 pub(crate) mod runs;
 pub(crate) mod selector;

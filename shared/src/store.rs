@@ -43,6 +43,18 @@ pub enum StoreError {
         /// The key.
         key: String,
     },
+    /// Object Lock still holds a version a delete asked for.
+    #[error("s3://{bucket}/{key} (version {version}) is held by Object Lock: {detail}")]
+    Locked {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The version held.
+        version: String,
+        /// What S3 said.
+        detail: String,
+    },
     /// A create-only write found its key taken: backups are never written over.
     #[error(
         "s3://{bucket}/{key} already exists and backups are never written over; another writer used this run's \
@@ -54,6 +66,13 @@ pub enum StoreError {
         /// The key.
         key: String,
     },
+}
+
+/// One version (or delete marker) a listing found.
+struct Listed {
+    key: String,
+    version: String,
+    delete_marker: bool,
 }
 
 /// An object as written.
@@ -207,26 +226,58 @@ impl Store {
     /// Every version `key` holds, and its delete markers.
     pub async fn versions(&self, key: &str) -> Result<Versions, StoreError> {
         let mut found = Versions::default();
+        // The prefix also matches longer keys (`manifest.json.bak`); only the key counts.
+        for listed in self.list_versions(key).await?.into_iter().filter(|v| v.key == key) {
+            if listed.delete_marker {
+                found.delete_markers += 1;
+            } else {
+                found.objects.push(real_version(Some(&listed.version)));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every version and delete marker of every key under `prefix`, as `(key, version)`.
+    pub(crate) async fn versions_under(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .list_versions(prefix)
+            .await?
+            .into_iter()
+            .map(|v| (v.key, v.version))
+            .collect())
+    }
+
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<Listed>, StoreError> {
+        let mut found = Vec::new();
         let mut marker: Option<(String, Option<String>)> = None;
         loop {
             let page = self
                 .client
                 .list_object_versions()
                 .bucket(&self.bucket)
-                .prefix(key)
+                .prefix(prefix)
                 .set_key_marker(marker.as_ref().map(|(k, _)| k.clone()))
                 .set_version_id_marker(marker.as_ref().and_then(|(_, v)| v.clone()))
                 .send()
                 .await
-                .map_err(|e| self.failed("ListObjectVersions", key, e))?;
-            // The prefix also matches longer keys (`manifest.json.bak`); only the key counts.
-            found.objects.extend(
+                .map_err(|e| self.failed("ListObjectVersions", prefix, e))?;
+            let listed = |key: Option<&str>, version: Option<&str>, delete_marker| {
+                key.map(|key| Listed {
+                    key: key.to_string(),
+                    version: version.unwrap_or("null").to_string(),
+                    delete_marker,
+                })
+            };
+            found.extend(
                 page.versions()
                     .iter()
-                    .filter(|v| v.key() == Some(key))
-                    .map(|v| real_version(v.version_id())),
+                    .filter_map(|v| listed(v.key(), v.version_id(), false)),
             );
-            found.delete_markers += page.delete_markers().iter().filter(|m| m.key() == Some(key)).count();
+            found.extend(
+                page.delete_markers()
+                    .iter()
+                    .filter_map(|m| listed(m.key(), m.version_id(), true)),
+            );
             if page.is_truncated() != Some(true) {
                 return Ok(found);
             }

@@ -13,6 +13,7 @@ mod eks_authentication;
 mod faults;
 mod report_log_line;
 mod restore_faults;
+mod retention;
 mod run_events;
 mod secrets_stay_secret;
 mod settings_validation;

@@ -36,6 +36,7 @@ ZIPS = {
     "backup": Path(os.environ.get("LIFEBOAT_BACKUP_ZIP", ROOT / "target/lambda/backup/bootstrap.zip")),
     "restore": Path(os.environ.get("LIFEBOAT_RESTORE_ZIP", ROOT / "target/lambda/restore/bootstrap.zip")),
     "catalog": Path(os.environ.get("LIFEBOAT_CATALOG_ZIP", ROOT / "target/lambda/catalog/bootstrap.zip")),
+    "retention": Path(os.environ.get("LIFEBOAT_RETENTION_ZIP", ROOT / "target/lambda/retention/bootstrap.zip")),
 }
 SERVICES = [
     "cloudtrail", "cloudwatch", "cloudwatchlogs", "eks", "events", "iam", "kms", "lambda",
@@ -139,6 +140,7 @@ def example_vars(**overrides):
         "backup_function_zip": str(ZIPS["backup"]),
         "restore_function_zip": str(ZIPS["restore"]),
         "catalog_function_zip": str(ZIPS["catalog"]),
+        "retention_function_zip": str(ZIPS["retention"]),
         # What this machine can build; arm64 stays the module's default.
         "architecture": "x86_64",
         # The emulator serves no EKS access entries; the plan test below covers them.
@@ -322,7 +324,7 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         target = function["expressions"]["dead_letter_config"][0]["target_arn"]["references"]
         self.assertIn("aws_sqs_queue.dead_letter.arn", target)
         created = [c["index"] for c in plan["resource_changes"] if c["type"] == "aws_lambda_function"]
-        self.assertEqual(sorted(created), ["backup", "catalog", "restore"])
+        self.assertEqual(sorted(created), ["backup", "catalog", "restore", "retention"])
 
     def test_the_multi_region_example_has_a_bucket_and_functions_per_region_and_one_trail(self):
         per_region = {"cluster_name": "c", "settings": {"IsEnabled": True, "IntervalInHours": "2",
@@ -330,7 +332,8 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         plan = self.plan("examples/multi-region", {
             "primary_infrastructures": {"us": per_region}, "secondary_infrastructures": {"eu": per_region},
             "backup_function_zip": str(ZIPS["backup"]), "restore_function_zip": str(ZIPS["restore"]),
-            "catalog_function_zip": str(ZIPS["catalog"]), "architecture": "x86_64", "manage_eks_access": False,
+            "catalog_function_zip": str(ZIPS["catalog"]), "retention_function_zip": str(ZIPS["retention"]),
+            "architecture": "x86_64", "manage_eks_access": False,
         })
         kinds = {}
         for change in plan["resource_changes"]:
@@ -338,14 +341,16 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         self.assertEqual(len(kinds["aws_cloudtrail"]), 1)
         buckets = [a for a in kinds["aws_s3_bucket"] if "module.storage" in a]
         self.assertEqual(len(buckets), 2)
-        self.assertEqual(len(kinds["aws_lambda_function"]), 6)
-        self.assertEqual(len(kinds["aws_scheduler_schedule"]), 2)
+        self.assertEqual(len(kinds["aws_lambda_function"]), 8)
+        # A backup schedule per infrastructure and a retention schedule per region.
+        self.assertEqual(len(kinds["aws_scheduler_schedule"]), 4)
         trail = next(c["change"]["after"] for c in plan["resource_changes"] if c["type"] == "aws_cloudtrail")
         self.assertTrue(trail["is_multi_region_trail"])
         self.assertTrue(trail["enable_log_file_validation"])
         names = [c["change"]["after"]["function_name"] for c in plan["resource_changes"]
                  if c["type"] == "aws_lambda_function"]
-        self.assertEqual(sorted(names), ["lifeboat-backup", "lifeboat-backup", "lifeboat-restore", "lifeboat-restore"])
+        functions = ["lifeboat-backup", "lifeboat-catalog", "lifeboat-restore", "lifeboat-retention"]
+        self.assertEqual(sorted(names), sorted(functions * 2))
 
 
 class TheSingleRegionExampleDeploys(Emulated):
@@ -398,7 +403,7 @@ class TheSingleRegionExampleDeploys(Emulated):
         self.assertEqual(metadata["KeyManager"], "CUSTOMER")
         self.assertTrue(kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"])
 
-    def test_the_bucket_is_versioned_private_and_expires_old_backups(self):
+    def test_the_bucket_is_versioned_private_and_expires_only_noncurrent_versions_itself(self):
         s3 = self.aws("s3")
         self.assertEqual(s3.get_bucket_versioning(Bucket=self.bucket)["Status"], "Enabled")
         block = s3.get_public_access_block(Bucket=self.bucket)["PublicAccessBlockConfiguration"]
@@ -406,7 +411,8 @@ class TheSingleRegionExampleDeploys(Emulated):
         self.assertEqual(len(block), 4)
         rules = s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
         self.assertEqual(len(rules), 1)
-        self.assertEqual(rules[0]["Expiration"]["Days"], 90)
+        # The retention function expires runs: a rule would expire the last good backups.
+        self.assertNotIn("Days", rules[0].get("Expiration", {}))
         self.assertEqual(rules[0]["NoncurrentVersionExpiration"]["NoncurrentDays"], 30)
 
     def test_the_bucket_policy_denies_plain_http_and_unencrypted_writes(self):
@@ -419,13 +425,13 @@ class TheSingleRegionExampleDeploys(Emulated):
         self.assertEqual(unencrypted["Condition"], {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}})
 
     def test_every_function_runs_the_cargo_lambda_zip_on_provided_al2023(self):
-        for name in ["backup", "restore", "catalog"]:
+        for name in ["backup", "restore", "catalog", "retention"]:
             with self.subTest(function=name):
                 config = self.function(name)["Configuration"]
                 self.assertEqual((config["Runtime"], config["Handler"]), ("provided.al2023", "bootstrap"))
                 self.assertEqual(config["Architectures"], ["x86_64"])
-                self.assertEqual(config["MemorySize"], 512)
-                self.assertEqual(config["Timeout"], 900 if name == "restore" else 300)
+                self.assertEqual(config["MemorySize"], 256 if name == "retention" else 512)
+                self.assertEqual(config["Timeout"], 900 if name in ["restore", "retention"] else 300)
                 env = config["Environment"]["Variables"]
                 self.assertEqual(env["LIFEBOAT_BUCKET"], self.bucket)
                 self.assertEqual(env["LIFEBOAT_TRAIL_ARN"], f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/lifeboat-audit")
@@ -439,10 +445,10 @@ class TheSingleRegionExampleDeploys(Emulated):
                     self.assertEqual(fingerprints, "", "only the catalog fingerprints")
 
     def test_backup_and_restore_may_publish_their_runs_events_on_the_default_bus_only(self):
-        for role in ["backup", "restore", "catalog"]:
+        for role in ["backup", "restore", "catalog", "retention"]:
             with self.subTest(role=role):
                 statements = self.role_policy(f"lifeboat-{role}-{REGION}")
-                expected = [] if role == "catalog" else [f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"]
+                expected = [] if role in ["catalog", "retention"] else [f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"]
                 self.assertEqual(self.grants(statements, "events:PutEvents"), expected)
 
     def test_the_example_routes_failed_and_partly_failed_runs_to_its_topic(self):
@@ -457,9 +463,10 @@ class TheSingleRegionExampleDeploys(Emulated):
         self.assertEqual(statement["Principal"], {"Service": "events.amazonaws.com"})
         self.assertEqual(statement["Condition"], {"ArnEquals": {"aws:SourceArn": rule["Arn"]}})
 
-    def test_a_failed_backup_is_retried_twice_by_lambda(self):
-        retries = self.aws("lambda").get_function_event_invoke_config(FunctionName="lifeboat-backup")
-        self.assertEqual(retries["MaximumRetryAttempts"], 2)
+    def test_a_failed_backup_or_retention_is_retried_twice_by_lambda(self):
+        for name in ["backup", "retention"]:
+            retries = self.aws("lambda").get_function_event_invoke_config(FunctionName=f"lifeboat-{name}")
+            self.assertEqual(retries["MaximumRetryAttempts"], 2, name)
         for name in ["restore", "catalog"]:
             retries = self.aws("lambda").get_function_event_invoke_config(FunctionName=f"lifeboat-{name}")
             self.assertEqual(retries["MaximumRetryAttempts"], 0, name)
@@ -467,7 +474,7 @@ class TheSingleRegionExampleDeploys(Emulated):
 
     def test_each_log_group_keeps_a_year_encrypted_with_the_key(self):
         logs = self.aws("logs")
-        for name in ["backup", "restore", "catalog"]:
+        for name in ["backup", "restore", "catalog", "retention"]:
             with self.subTest(function=name):
                 group = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/lifeboat-{name}")["logGroups"][0]
                 self.assertEqual(group["retentionInDays"], 365)
@@ -631,7 +638,7 @@ class TheSingleRegionExampleDeploys(Emulated):
     def test_each_enabled_infrastructure_has_a_schedule_with_its_rate_and_backup_event(self):
         scheduler = self.aws("scheduler")
         names = sorted(s["Name"] for s in scheduler.list_schedules()["Schedules"])
-        self.assertEqual(names, ["lifeboat-backup-prod", "lifeboat-backup-staging"])
+        self.assertEqual(names, ["lifeboat-backup-prod", "lifeboat-backup-staging", "lifeboat-retention"])
         backup_arn = self.function("backup")["Configuration"]["FunctionArn"]
         expected = {
             "prod": ("rate(1 hour)", {"infrastructure": "prod", "cluster": "prod-eks", "region": REGION,
@@ -661,10 +668,40 @@ class TheSingleRegionExampleDeploys(Emulated):
                 self.assertTrue(target["DeadLetterConfig"]["Arn"].endswith(":lifeboat-dead-letter"))
                 self.assertEqual(target["RoleArn"], f"arn:aws:iam::{ACCOUNT}:role/lifeboat-scheduler-{REGION}")
 
-    def test_the_schedules_role_may_only_invoke_backup(self):
+    def test_retention_runs_daily_with_the_retention_days_and_keeps_three_complete_backups(self):
+        schedule = self.aws("scheduler").get_schedule(Name="lifeboat-retention")
+        self.assertEqual(schedule["ScheduleExpression"], "rate(1 day)")
+        target = schedule["Target"]
+        self.assertEqual(target["Arn"], self.function("retention")["Configuration"]["FunctionArn"])
+        self.assertEqual(json.loads(target["Input"]), {"bucket": self.bucket, "retention_days": 90, "keep_completed": 3})
+
+    def test_retention_reads_manifests_only_deletes_versions_and_cannot_unlock_or_write(self):
+        statements = self.role_policy(f"lifeboat-retention-{REGION}")
+        granted = [{"Statement": statements}]
+        bucket = json.loads(self.outputs["bucket_policy"])
+        retention = f"arn:aws:iam::{ACCOUNT}:role/lifeboat-retention-{REGION}"
+        run = f"arn:aws:s3:::{self.bucket}/2026/11/22/130000/infra/prod/k8s"
+        request = lambda action, resource: allowed(Request(retention, action, resource), granted, bucket)  # noqa: E731
+        self.assertTrue(request("s3:GetObject", f"{run}/manifest.json"))
+        self.assertFalse(request("s3:GetObject", f"{run}/namespaces/t/secrets.json"), "retention read a Secret's file")
+        self.assertTrue(request("s3:DeleteObjectVersion", f"{run}/namespaces/t/secrets.json"))
+        for action in ["s3:BypassGovernanceRetention", "s3:PutObjectRetention", "s3:PutObject", "s3:PutObjectLegalHold"]:
+            self.assertFalse(request(action, f"{run}/manifest.json"), action)
+        self.assertFalse(allowed(Request(retention, "s3:PutLifecycleConfiguration", f"arn:aws:s3:::{self.bucket}"),
+                                 [{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}], bucket),
+                         "the bucket policy lets retention change the rules")
+        # No other function may delete, whatever its role is given.
+        for role in ["backup", "restore", "catalog"]:
+            principal = f"arn:aws:iam::{ACCOUNT}:role/lifeboat-{role}-{REGION}"
+            everything = [{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}]
+            self.assertFalse(allowed(Request(principal, "s3:DeleteObjectVersion", f"{run}/manifest.json"),
+                                     everything, bucket), role)
+
+    def test_the_schedules_role_may_only_invoke_backup_and_retention(self):
         statements = self.role_policy(f"lifeboat-scheduler-{REGION}")
         backup_arn = self.function("backup")["Configuration"]["FunctionArn"]
-        self.assertEqual(self.grants(statements, "lambda:InvokeFunction"), [backup_arn])
+        retention_arn = self.function("retention")["Configuration"]["FunctionArn"]
+        self.assertEqual(self.grants(statements, "lambda:InvokeFunction"), sorted([backup_arn, retention_arn]))
         actions = sorted(a for s in statements for a in policy.actions(s))
         self.assertEqual(actions, ["lambda:InvokeFunction", "sqs:SendMessage"])
 
@@ -679,14 +716,16 @@ class TheSingleRegionExampleDeploys(Emulated):
         selectors = cloudtrail.get_event_selectors(TrailName=trail["TrailARN"])["EventSelectors"]
         data = {d["Type"]: d["Values"] for s in selectors for d in s["DataResources"]}
         self.assertEqual(data["AWS::S3::Object"], [f"arn:aws:s3:::{self.bucket}/"])
-        functions = sorted(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:lifeboat-{n}" for n in ["backup", "restore"])
+        functions = sorted(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:lifeboat-{n}"
+                           for n in ["backup", "restore", "catalog", "retention"])
         self.assertEqual(sorted(data["AWS::Lambda::Function"]), functions)
         self.assertEqual({s["ReadWriteType"] for s in selectors}, {"All"})
 
     def test_alarms_watch_function_errors_and_each_enabled_infrastructure_for_a_missing_backup(self):
         alarms = {a["AlarmName"]: a for a in self.aws("cloudwatch").describe_alarms()["MetricAlarms"]}
-        self.assertEqual(sorted(alarms), ["lifeboat-backup-errors", "lifeboat-no-backup-prod",
-                                          "lifeboat-no-backup-staging", "lifeboat-restore-errors"])
+        self.assertEqual(sorted(alarms), ["lifeboat-backup-errors", "lifeboat-catalog-errors", "lifeboat-no-backup-prod",
+                                          "lifeboat-no-backup-staging", "lifeboat-restore-errors",
+                                          "lifeboat-retention-errors"])
         self.assertEqual(alarms["lifeboat-no-backup-prod"]["Period"], 3600)
         self.assertEqual(alarms["lifeboat-no-backup-staging"]["Period"], 6 * 3600)
         self.assertEqual(alarms["lifeboat-no-backup-staging"]["TreatMissingData"], "breaching")
@@ -739,15 +778,15 @@ class BackupsOutliveTheDeployment(Emulated):
                 emulator.put_backup(ACCOUNT, bucket, key, b"{}", key_arn)
 
             tf.run("apply", "-auto-approve", tf.tfvars(example_vars(infrastructures=infrastructures(staging=None))))
-            names = [s["Name"] for s in self.aws("scheduler").list_schedules()["Schedules"]]
-            self.assertEqual(names, ["lifeboat-backup-prod"])
+            names = sorted(s["Name"] for s in self.aws("scheduler").list_schedules()["Schedules"])
+            self.assertEqual(names, ["lifeboat-backup-prod", "lifeboat-retention"])
             self.assert_kept(bucket, backups, key_arn)
 
             refused = tf.run("destroy", "-auto-approve", tf.tfvars(example_vars()), check=False)
             self.assertNotEqual(refused.returncode, 0, "destroy went ahead over the backups")
             self.assertIn("prevent_destroy", " ".join(refused.stderr.split()))
             self.assert_kept(bucket, backups, key_arn)
-            self.assertEqual(len(self.aws("lambda").list_functions()["Functions"]), 2,
+            self.assertEqual(len(self.aws("lambda").list_functions()["Functions"]), 4,
                              "a refused destroy removed something")
 
             # The uninstall the README describes: let go of the storage and the trail's log

@@ -147,7 +147,10 @@ pub(crate) async fn history(
         entries.push(entry);
     }
     if !entries.iter().any(|e| e.present) {
-        let in_namespace = wanted.namespace.map(|n| format!(" in namespace '{n}'")).unwrap_or_default();
+        let in_namespace = wanted
+            .namespace
+            .map(|n| format!(" in namespace '{n}'"))
+            .unwrap_or_default();
         return Err(Error::ObjectNotFound {
             infrastructure: request.infrastructure.clone(),
             object: format!("{} '{}'{in_namespace}", wanted.kind, wanted.name),

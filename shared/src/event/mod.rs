@@ -5,10 +5,12 @@
 mod backup;
 mod catalog;
 mod restore;
+mod retention;
 
 pub use backup::BackupRequest;
 pub use catalog::{Against, CatalogRequest, LiveCluster, Query, Range};
 pub use restore::{BackupSelector, Existing, RestoreRequest};
+pub use retention::RetentionRequest;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -80,7 +82,7 @@ impl InvalidField {
 fn rule_of(field: &str) -> Option<&'static str> {
     let field = field.split('[').next().unwrap_or(field);
     Some(match field {
-        "infrastructure" | "cluster" | "source.infrastructure" => NAME_RULE,
+        "infrastructure" | "cluster" | "source.infrastructure" | "infrastructures" => NAME_RULE,
         "region" => "must be an AWS region such as us-east-1, or left out for the function's own",
         "bucket" => {
             "must be an S3 bucket name (3 to 63 lowercase letters, digits, '.' and '-'), or left out for the function's own"
@@ -116,6 +118,11 @@ fn rule_of(field: &str) -> Option<&'static str> {
         }
         "name" => "must be an object name: not empty, not . or .., and without '/' or '%'",
         "verify" | "conceal_configmaps" => "must be true or false",
+        "retention_days" => "must be a whole number of days from 1 to 36500",
+        "keep_completed" => {
+            "must be a whole number from 1 to 1000: how many of each infrastructure's newest complete backups are kept \
+             whatever their age; leave it out for 3"
+        }
         _ => return None,
     })
 }

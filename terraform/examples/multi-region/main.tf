@@ -23,15 +23,16 @@ locals {
 module "lifeboat_primary" {
   source = "../.."
 
-  infrastructures      = var.primary_infrastructures
-  backup_function_zip  = var.backup_function_zip
-  restore_function_zip = var.restore_function_zip
-  catalog_function_zip = var.catalog_function_zip
-  architecture         = var.architecture
-  manage_eks_access    = var.manage_eks_access
-  alarm_sns_topic_arn  = var.alarm_sns_topic_arn
-  create_trail         = false
-  trail_arn            = local.trail_arn
+  infrastructures        = var.primary_infrastructures
+  backup_function_zip    = var.backup_function_zip
+  restore_function_zip   = var.restore_function_zip
+  catalog_function_zip   = var.catalog_function_zip
+  retention_function_zip = var.retention_function_zip
+  architecture           = var.architecture
+  manage_eks_access      = var.manage_eks_access
+  alarm_sns_topic_arn    = var.alarm_sns_topic_arn
+  create_trail           = false
+  trail_arn              = local.trail_arn
 }
 
 module "lifeboat_secondary" {
@@ -40,15 +41,16 @@ module "lifeboat_secondary" {
     aws = aws.secondary
   }
 
-  infrastructures      = var.secondary_infrastructures
-  backup_function_zip  = var.backup_function_zip
-  restore_function_zip = var.restore_function_zip
-  catalog_function_zip = var.catalog_function_zip
-  architecture         = var.architecture
-  manage_eks_access    = var.manage_eks_access
-  alarm_sns_topic_arn  = var.secondary_alarm_sns_topic_arn
-  create_trail         = false
-  trail_arn            = local.trail_arn
+  infrastructures        = var.secondary_infrastructures
+  backup_function_zip    = var.backup_function_zip
+  restore_function_zip   = var.restore_function_zip
+  catalog_function_zip   = var.catalog_function_zip
+  retention_function_zip = var.retention_function_zip
+  architecture           = var.architecture
+  manage_eks_access      = var.manage_eks_access
+  alarm_sns_topic_arn    = var.secondary_alarm_sns_topic_arn
+  create_trail           = false
+  trail_arn              = local.trail_arn
 }
 
 module "trail" {

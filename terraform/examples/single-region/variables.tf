@@ -35,6 +35,12 @@ variable "catalog_function_zip" {
   default     = "../../../target/lambda/catalog/bootstrap.zip"
 }
 
+variable "retention_function_zip" {
+  description = "The retention function's zip from cargo lambda."
+  type        = string
+  default     = "../../../target/lambda/retention/bootstrap.zip"
+}
+
 variable "architecture" {
   description = "What the zips were built for: arm64 or x86_64."
   type        = string

@@ -81,13 +81,15 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # The retention role decrypts too: it reads manifests (the bucket policy lets it read
+  # nothing else) to find each infrastructure's newest complete backups.
   statement {
     sid       = "RestoreAndReadersDecrypt"
     actions   = ["kms:Decrypt"]
     resources = ["*"]
     principals {
       type        = "AWS"
-      identifiers = local.readers
+      identifiers = concat(local.readers, [var.retention_role_arn])
     }
     condition {
       test     = "StringEquals"
@@ -203,7 +205,8 @@ data "aws_iam_policy_document" "bucket" {
   }
 
   # Backups hold every Secret of a fleet: only the restore role and the readers an
-  # operator names may read them, whatever else the account's IAM policies grant.
+  # operator names may read them, whatever else the account's IAM policies grant. The
+  # retention role reads manifests, which hold names and checksums, and no data file.
   statement {
     sid       = "DenyBackupReadsToOthers"
     effect    = "Deny"
@@ -216,11 +219,52 @@ data "aws_iam_policy_document" "bucket" {
     condition {
       test     = "ArnNotEquals"
       variable = "aws:PrincipalArn"
-      values   = local.readers
+      values   = concat(local.readers, [var.retention_role_arn])
     }
   }
 
-  # Neither function may remove or unlock what is stored, whatever its role is given.
+  statement {
+    sid           = "DenyRetentionDataReads"
+    effect        = "Deny"
+    actions       = ["s3:GetObject", "s3:GetObjectVersion"]
+    not_resources = ["arn:${local.partition}:s3:::${var.bucket_name}/*/infra/*/k8s/manifest.json"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [var.retention_role_arn]
+    }
+  }
+
+  # Retention deletes versions Object Lock no longer holds, and may not write, unlock or
+  # change the bucket's rules: it cannot shorten what the lock keeps.
+  statement {
+    sid = "DenyRetentionWritingOrUnlocking"
+    actions = [
+      "s3:PutObject", "s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:BypassGovernanceRetention",
+      "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning",
+    ]
+    effect = "Deny"
+    resources = [
+      "arn:${local.partition}:s3:::${var.bucket_name}",
+      "arn:${local.partition}:s3:::${var.bucket_name}/*",
+    ]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [var.retention_role_arn]
+    }
+  }
+
+  # Backup, restore and the catalog may not remove or unlock what is stored, whatever
+  # their roles are given.
   statement {
     sid = "DenyFunctionsDeletingOrUnlocking"
     actions = [
@@ -240,7 +284,7 @@ data "aws_iam_policy_document" "bucket" {
     condition {
       test     = "ArnEquals"
       variable = "aws:PrincipalArn"
-      values   = [var.backup_role_arn, var.restore_role_arn]
+      values   = [var.backup_role_arn, var.restore_role_arn, var.catalog_role_arn]
     }
   }
 }
@@ -248,10 +292,13 @@ data "aws_iam_policy_document" "bucket" {
 module "bucket" {
   source = "../hardened-bucket"
 
-  bucket_name                        = var.bucket_name
-  kms_key_arn                        = aws_kms_key.backups.arn
-  object_lock                        = var.object_lock
-  expiration_days                    = var.backup_retention_days
+  bucket_name = var.bucket_name
+  kms_key_arn = aws_kms_key.backups.arn
+  object_lock = var.object_lock
+  # No expiry of current versions: an S3 rule cannot tell a complete backup from a
+  # failed one, and would expire an infrastructure's last good backups. The retention
+  # function expires runs instead; noncurrent versions and stale uploads still go here.
+  expiration_days                    = null
   noncurrent_version_expiration_days = var.noncurrent_version_retention_days
   policy_documents                   = [data.aws_iam_policy_document.bucket.json]
   tags                               = var.tags

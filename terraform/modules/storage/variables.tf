@@ -13,12 +13,6 @@ variable "log_group_prefix" {
   type        = string
 }
 
-variable "backup_retention_days" {
-  description = "Days before a backup expires; null keeps backups."
-  type        = number
-  default     = 90
-}
-
 variable "noncurrent_version_retention_days" {
   description = "Days an overwritten or deleted version is kept."
   type        = number
@@ -53,6 +47,11 @@ variable "backup_role_arn" {
 
 variable "restore_role_arn" {
   description = "Role of the restore function: may read and decrypt backups."
+  type        = string
+}
+
+variable "retention_role_arn" {
+  description = "Role of the retention function: may read manifests and delete versions Object Lock no longer holds, and nothing else."
   type        = string
 }
 
