@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the local stack, start to end: start the stack, seed a demo tenant,
 # run a scheduled backup through the Lambda emulator, show the bucket and the report,
-# delete the tenant, restore it, and show it back. The functions reach the cluster as
-# in production: through EKS, each with nothing but its own role's credentials.
+# delete the tenant, restore it, show it back, and ask the catalog about the backup with
+# the lifeboat tool. Backup and restore reach the cluster as in production: through EKS,
+# each with nothing but its own role's credentials.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,7 +29,11 @@ source "$STACK_DIR/env"
 BACKUP_PORT=$((LAMBDA_PORT + 1)) RESTORE_PORT=$((LAMBDA_PORT + 2))
 bash "$HERE/lambda.sh" start eks-backup
 bash "$HERE/lambda.sh" start eks-restore
+# The catalog, served by the stack's default instance.
+bash "$HERE/lambda.sh" start lambda
 trap 'bash "$HERE/lambda.sh" stop eks-backup >/dev/null || true; bash "$HERE/lambda.sh" stop eks-restore >/dev/null || true' EXIT
+(cd "$HERE/.." && cargo build --quiet --bin lifeboat)
+lifeboat() { "$HERE/../target/debug/lifeboat" --endpoint-url "http://127.0.0.1:$LAMBDA_PORT" --function catalog "$@"; }
 
 say "seeding the tenant $TENANT"
 if kubectl get namespace "$TENANT" >/dev/null 2>&1; then
@@ -74,5 +79,11 @@ say "the tenant is back"
 kubectl get namespace "$TENANT" --show-labels
 kubectl -n "$TENANT" get secrets,configmaps
 printf 'db-credentials password, decoded: %s\n' "$(kubectl -n "$TENANT" get secret db-credentials -o jsonpath='{.data.password}' | base64 -d)"
+
+say "what the catalog says: lifeboat describe, and a diff of the backup against the cluster"
+infrastructure=$(jq -r .infrastructure "$HERE/demo/backup-event.json")
+lifeboat describe -i "$infrastructure"
+lifeboat diff -i "$infrastructure" --live
+
 echo
 echo "The stack stays up for a look around: source $STACK_DIR/env. Stop it with infra/down.sh."

@@ -255,7 +255,7 @@ port_taken() {
 # Starts a component unless it already runs with exactly these arguments; a changed
 # command line (a new flag, say) restarts it.
 ensure_running() {
-  local name=$1 ports=$2 pid want port
+  local name=$1 ports=$2 pid want port patience=0
   shift 2
   want=$(printf '%s\n' "$@")
   if pid=$(component_pid "$name"); then
@@ -268,12 +268,16 @@ ensure_running() {
     # controller manager holds many, and is started again further on anyway.
     if [[ $name == kube-apiserver ]]; then stop_component kube-controller-manager; fi
     stop_component "$name"
+    # Its listening sockets can outlive it by a moment (the emulator's webhook did).
+    patience=10
   fi
   # Someone else's server on our port would answer the readiness checks in our stead.
   for port in $ports; do
-    if port_taken "$port"; then
-      fail "$name" "127.0.0.1:$port is already in use by a process this stack did not start"
-    fi
+    local deadline=$((SECONDS + patience))
+    while port_taken "$port"; do
+      ((SECONDS < deadline)) || fail "$name" "127.0.0.1:$port is already in use by a process this stack did not start"
+      sleep 0.2
+    done
   done
   printf '%s\n' "$want" >"$RUN/$name.cmd"
   printf '\n=== %s: starting %s\n' "$(date -Is)" "$name" >>"$LOGS/$name.log"
