@@ -263,6 +263,18 @@ async fn diff_names_the_changed_fields_and_conceals_secret_values() {
     assert!(field.get("before").is_none() && field.get("after").is_none(), "{field}");
     assert_ne!(field["before_fingerprint"], field["after_fingerprint"]);
     assert_eq!(diff["fingerprints"], true);
+    // A tenant filter takes that tenant's Namespace only, out of the file all share.
+    let other_tenant = ask(
+        &stack,
+        json!({"action": "diff", "infrastructure": infra, "backup": FIRST_RUN, "against": SECOND_RUN,
+               "tenants": ["another-tenant"]}),
+    )
+    .await;
+    assert_eq!(
+        other_tenant["counts"],
+        json!({"added": 0, "removed": 0, "changed": 0, "unchanged": 0}),
+        "{other_tenant}"
+    );
 
     // The live cluster: the Deployment scaled, a ConfigMap deleted, a Secret added.
     let deployments: Api<Deployment> = Api::namespaced(stack.kube.clone(), &ns);

@@ -169,7 +169,7 @@ pub(crate) async fn diff(
     let compared: Vec<std::result::Result<Vec<(ObjectDiff, bool)>, String>> = stream::iter(pairs)
         .map(|pair| async move {
             let file = pair.ours.or(pair.theirs).expect("a pair holds a file");
-            let ours = match pair.ours {
+            let ours: Vec<Value> = match pair.ours {
                 Some(f) => read(store, layout, f).await?,
                 None => Vec::new(),
             };
@@ -185,6 +185,16 @@ pub(crate) async fn diff(
                     _,
                 ) => live(served, client, cluster, file, &manifest.kinds, &ours).await?,
             };
+            let (mut ours, mut theirs) = (ours, theirs);
+            // The tenants' Namespaces share one file: a tenant filter takes theirs only.
+            if let Some(tenants) = tenants
+                && file.namespace.is_none()
+                && file.kind == "Namespace"
+            {
+                let taken = |o: &Value| crate::object::name(o).is_some_and(|n| tenants.iter().any(|t| t == n));
+                ours.retain(taken);
+                theirs.retain(taken);
+            }
             let showing = Showing {
                 concealed: show(file),
                 fingerprints,
