@@ -29,7 +29,7 @@ pub struct RunLayout {
 impl RunLayout {
     /// The folder of the run at `time` (UTC, to the second).
     pub fn new(time: DateTime<Utc>, infrastructure: &str) -> Self {
-        Self::for_run_path(&time.format("%Y/%m/%d/%H%M%S").to_string(), infrastructure)
+        Self::for_run_path(&run_path_of(time), infrastructure)
     }
 
     /// The folder of an existing run, named by its path `YYYY/MM/DD/HHmmss`.
@@ -100,6 +100,12 @@ fn file_key(kind: &ResolvedKind, namespace: Option<&str>) -> String {
         Some(ns) => format!("namespaces/{ns}/{}.json", kind.resource_dir()),
         None => format!("cluster/{}.json", kind.resource_dir()),
     }
+}
+
+/// The run path `YYYY/MM/DD/HHmmss` of a run at `time` (UTC, to the second); paths
+/// compare as their times do.
+pub(crate) fn run_path_of(time: DateTime<Utc>) -> String {
+    time.format("%Y/%m/%d/%H%M%S").to_string()
 }
 
 /// Whether `path` has the form `YYYY/MM/DD/HHmmss` of a run.

@@ -121,6 +121,22 @@ pub struct Manifest {
     pub files: Vec<ManifestFile>,
 }
 
+impl ManifestFile {
+    /// The API group of its objects ("" for the core group).
+    pub(crate) fn group(&self) -> &str {
+        self.api_version.rsplit_once('/').map_or("", |(group, _)| group)
+    }
+
+    /// Whether a kind filter (`Kind` or `Kind.group` each; `None` for all) takes it.
+    pub(crate) fn is_taken_by(&self, kinds: Option<&[String]>) -> bool {
+        kinds.is_none_or(|kinds| {
+            kinds
+                .iter()
+                .any(|k| crate::kinds::names_kind(k, &self.kind, self.group()))
+        })
+    }
+}
+
 impl Manifest {
     /// How many objects the run stored.
     pub fn object_count(&self) -> usize {
@@ -268,7 +284,7 @@ pub async fn latest_completed(
     infrastructure: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(RunLayout, Manifest)>, ManifestError> {
-    let newest_allowed = (now + FUTURE_SLACK).format("%Y/%m/%d/%H%M%S").to_string();
+    let newest_allowed = crate::layout::run_path_of(now + FUTURE_SLACK);
     let mut runs = NewestFirst::new(store, "", &newest_allowed);
     while let Some(run_path) = runs.next().await? {
         let layout = RunLayout::for_run_path(&run_path, infrastructure);

@@ -19,7 +19,7 @@ use tracing::info;
 
 use crate::Result;
 use crate::event::{Invocation, RetentionRequest};
-use crate::layout::RunLayout;
+use crate::layout::{RunLayout, run_path_of};
 use crate::manifest::{self, FUTURE_SLACK, ManifestError, RunStatus};
 use crate::runs::NewestFirst;
 use crate::store::{Store, StoreError};
@@ -68,10 +68,8 @@ pub async fn run(
     now: DateTime<Utc>,
 ) -> Result<RetentionReport> {
     let store = Store::new(s3.clone(), &request.bucket, None);
-    let cutoff = (now - TimeDelta::days(i64::from(request.retention_days)))
-        .format("%Y/%m/%d/%H%M%S")
-        .to_string();
-    let newest = (now + FUTURE_SLACK).format("%Y/%m/%d/%H%M%S").to_string();
+    let cutoff = run_path_of(now - TimeDelta::days(i64::from(request.retention_days)));
+    let newest = run_path_of(now + FUTURE_SLACK);
     let mut report = RetentionReport {
         function: "retention",
         bucket: request.bucket.clone(),

@@ -19,7 +19,7 @@ use super::changes::{FieldChange, Showing, changes, is_concealed};
 use super::{Catalog, FILES_AT_ONCE, Fingerprints};
 use crate::Result;
 use crate::event::{Against, BackupSelector, CatalogRequest, Query};
-use crate::kinds::{ResolvedKind, ServedKinds, split_kind_name};
+use crate::kinds::{ResolvedKind, ServedKinds};
 use crate::layout::RunLayout;
 use crate::list_file::{Page, list_page_text};
 use crate::manifest::{self, Manifest, ManifestFile};
@@ -133,12 +133,7 @@ pub(crate) async fn diff(
             (_, None) | (None, _) => true,
             (Some(ns), Some(list)) => list.contains(ns),
         };
-        let kind_ok = kinds.as_ref().is_none_or(|list| {
-            let group = file.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-            list.iter()
-                .any(|k| split_kind_name(k).is_some_and(|(kind, g)| kind == file.kind && g.is_none_or(|g| g == group)))
-        });
-        tenant_ok && kind_ok
+        tenant_ok && file.is_taken_by(kinds.as_deref())
     };
     let (other, cluster) = match against {
         Against::Backup(path) => {
@@ -295,9 +290,12 @@ async fn live(
     backed_up: &[ResolvedKind],
     ours: &[Value],
 ) -> std::result::Result<Vec<Value>, String> {
-    let (group, version) = file.api_version.rsplit_once('/').unwrap_or(("", &file.api_version));
+    let version = file
+        .api_version
+        .rsplit_once('/')
+        .map_or(file.api_version.as_str(), |(_, v)| v);
     let kind = served
-        .lookup(group, version, &file.kind)
+        .lookup(file.group(), version, &file.kind)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| {

@@ -7,13 +7,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::backups::{Backups, Committed};
 use super::fingerprint::{Fingerprints, digest};
-use super::run_path_of;
 use crate::event::{CatalogRequest, Range};
-use crate::kinds::split_kind_name;
 use crate::layout::RunLayout;
-use crate::manifest::{self, Manifest, ManifestError, ManifestFile};
-use crate::runs::NewestFirst;
+use crate::manifest::{self, Manifest, ManifestFile};
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -86,23 +84,13 @@ pub(crate) async fn history(
     range: &Range,
     fingerprints: &Fingerprints,
 ) -> Result<HistoryAnswer> {
-    let from = range.from.map(run_path_of);
-    let to = run_path_of(range.to);
-    let mut runs = NewestFirst::new(store, from.as_deref().unwrap_or(""), &to);
+    let mut runs = Backups::new(store, &request.infrastructure, range);
     let mut entries = Vec::new();
     let mut by_checksum: HashMap<String, ([u8; 32], Option<String>)> = HashMap::new();
-    let mut more = false;
-    while let Some(run_path) = runs.next().await? {
-        if entries.len() == range.limit {
-            more = true;
-            break;
-        }
-        let layout = RunLayout::for_run_path(&run_path, &request.infrastructure);
-        let manifest = match manifest::read_committed(store, &layout, &request.infrastructure).await {
-            Ok(Some(manifest)) => manifest,
-            Ok(None) => continue,
-            Err(ManifestError::Store(e)) => return Err(e.into()),
-            Err(refused) => {
+    while let Some(run) = runs.next().await? {
+        let (layout, manifest) = match run {
+            Committed::Backup(layout, manifest) => (layout, manifest),
+            Committed::Refused(run_path, refused) => {
                 entries.push(Entry {
                     backup: run_path,
                     status: "Refused".into(),
@@ -117,7 +105,7 @@ pub(crate) async fn history(
             }
         };
         let mut entry = Entry {
-            backup: run_path,
+            backup: manifest.run_path.clone(),
             status: format!("{:?}", manifest.status),
             finished_at: Some(manifest.finished_at),
             present: false,
@@ -154,7 +142,11 @@ pub(crate) async fn history(
         return Err(Error::ObjectNotFound {
             infrastructure: request.infrastructure.clone(),
             object: format!("{} '{}'{in_namespace}", wanted.kind, wanted.name),
-            range: format!("between {} and {to}", from.as_deref().unwrap_or("the first backup")),
+            range: format!(
+                "between {} and {}",
+                runs.from.as_deref().unwrap_or("the first backup"),
+                runs.to
+            ),
         });
     }
     let versions = mark_changes(&mut entries);
@@ -167,17 +159,14 @@ pub(crate) async fn history(
         name: wanted.name.to_string(),
         backups: entries,
         versions,
-        more,
+        more: runs.more,
     })
 }
 
 /// The file of the manifest that lists the object.
 fn file_of<'m>(manifest: &'m Manifest, wanted: &Wanted<'_>) -> Option<&'m ManifestFile> {
-    let (kind, group) = split_kind_name(wanted.kind)?;
     manifest.files.iter().find(|f| {
-        let file_group = f.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        f.kind == kind
-            && group.is_none_or(|g| g == file_group)
+        crate::kinds::names_kind(wanted.kind, &f.kind, f.group())
             && f.namespace.as_deref() == wanted.namespace
             && f.objects.iter().any(|o| o == wanted.name)
     })

@@ -6,12 +6,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::run_path_of;
+use super::backups::{Backups, Committed};
 use crate::Result;
 use crate::event::{CatalogRequest, Range};
-use crate::layout::RunLayout;
-use crate::manifest::{self, Manifest, ManifestError};
-use crate::runs::NewestFirst;
+use crate::manifest::{Manifest, ManifestError};
 use crate::store::Store;
 
 /// One backup in a list.
@@ -100,32 +98,21 @@ pub(crate) struct ListAnswer {
 
 /// Lists the committed backups of the request's infrastructure in `range`.
 pub(crate) async fn list(store: &Store, request: &CatalogRequest, range: &Range) -> Result<ListAnswer> {
-    let from = range.from.map(run_path_of);
-    let to = run_path_of(range.to);
-    let mut runs = NewestFirst::new(store, from.as_deref().unwrap_or(""), &to);
+    let mut runs = Backups::new(store, &request.infrastructure, range);
     let mut backups = Vec::new();
-    let mut more = false;
-    while let Some(run_path) = runs.next().await? {
-        if backups.len() == range.limit {
-            more = true;
-            break;
-        }
-        let layout = RunLayout::for_run_path(&run_path, &request.infrastructure);
-        match manifest::read_committed(store, &layout, &request.infrastructure).await {
-            Ok(Some(manifest)) => backups.push(BackupSummary::of(&manifest)),
-            // Another infrastructure's run, or one that never committed.
-            Ok(None) => {}
-            Err(ManifestError::Store(e)) => return Err(e.into()),
-            Err(refused) => backups.push(BackupSummary::refused(&run_path, &refused)),
-        }
+    while let Some(run) = runs.next().await? {
+        backups.push(match run {
+            Committed::Backup(_, manifest) => BackupSummary::of(&manifest),
+            Committed::Refused(run_path, why) => BackupSummary::refused(&run_path, &why),
+        });
     }
     Ok(ListAnswer {
         action: "list",
         infrastructure: request.infrastructure.clone(),
         bucket: request.bucket.clone(),
-        from,
-        to,
+        from: runs.from,
+        to: runs.to,
         backups,
-        more,
+        more: runs.more,
     })
 }

@@ -4,6 +4,7 @@
 //! another backup. Every answer is read-only, and no answer holds a Secret's value:
 //! concealed values appear only as keyed fingerprints ([`fingerprint`]).
 
+mod backups;
 mod changes;
 mod describe;
 mod diff;
@@ -102,9 +103,4 @@ impl Catalog {
             None => Ok(Fingerprints::off()),
         }
     }
-}
-
-/// The run path of a run time, as the scheduled time names a run's folder.
-fn run_path_of(time: DateTime<Utc>) -> String {
-    time.format("%Y/%m/%d/%H%M%S").to_string()
 }

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Defaults, InvalidField, check_name, check_namespace, cluster_role, invalid, or_default, parse, rule_of};
+use super::{
+    Defaults, InvalidField, check_kinds, check_name, check_namespace, cluster_role, invalid, or_default, parse, rule_of,
+};
 use crate::eks::ClusterRole;
 use crate::event::BackupSelector;
 use crate::{Error, Result};
@@ -260,15 +262,7 @@ impl CatalogRequest {
                 if let Some(tenants) = &e.tenants {
                     tenants.iter().try_for_each(|t| check_namespace("tenants", t))?;
                 }
-                if let Some(kinds) = &e.kinds
-                    && (kinds.is_empty() || kinds.iter().any(|k| crate::kinds::split_kind_name(k).is_none()))
-                {
-                    return Err(Error::InvalidEvent(InvalidField::new(
-                        "kinds",
-                        rule_of("kinds").unwrap_or_default(),
-                        kinds,
-                    )));
-                }
+                check_kinds(&e.kinds)?;
                 (
                     e.infrastructure,
                     e.bucket,

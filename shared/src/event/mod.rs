@@ -184,6 +184,26 @@ fn or_default(field: &'static str, given: Option<String>, default: &Option<Strin
     Ok(value)
 }
 
+/// A `kinds` filter: left out, or a non-empty list of `Kind` or `Kind.group`.
+fn check_kinds(kinds: &Option<Vec<String>>) -> Result<(), Error> {
+    let Some(kinds) = kinds else { return Ok(()) };
+    if kinds.is_empty() {
+        return Err(Error::InvalidEvent(InvalidField::new(
+            "kinds",
+            rule_of("kinds").unwrap_or_default(),
+            kinds,
+        )));
+    }
+    match kinds.iter().find(|k| crate::kinds::split_kind_name(k).is_none()) {
+        Some(bad) => Err(Error::InvalidEvent(InvalidField::new(
+            "kinds",
+            "must name kinds as Kubernetes spells them, or Kind.group",
+            bad,
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn invalid(field: &str, got: &str) -> Error {
     Error::InvalidEvent(InvalidField::new(field, rule_of(field).unwrap_or("is not valid"), got))
 }

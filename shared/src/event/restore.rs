@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Defaults, InvalidField, check_name, check_namespace, cluster_role, invalid, or_default, parse, rule_of};
+use super::{
+    Defaults, InvalidField, check_kinds, check_name, check_namespace, cluster_role, invalid, or_default, parse, rule_of,
+};
 use crate::eks::ClusterRole;
 use crate::selector::LabelSelector;
 use crate::{Error, Result};
@@ -164,30 +166,20 @@ impl RestoreRequest {
                 }));
             }
         }
-        for (field, list) in [("kinds", &event.kinds), ("names", &event.names)] {
-            if let Some(list) = list
-                && (list.is_empty() || list.iter().any(String::is_empty))
-            {
-                return Err(Error::InvalidEvent(InvalidField::new(
-                    field,
-                    rule_of(field).unwrap_or_default(),
-                    list,
-                )));
-            }
+        check_kinds(&event.kinds)?;
+        if let Some(names) = &event.names
+            && (names.is_empty() || names.iter().any(String::is_empty))
+        {
+            return Err(Error::InvalidEvent(InvalidField::new(
+                "names",
+                rule_of("names").unwrap_or_default(),
+                names,
+            )));
         }
         let label_selector = match &event.label_selector {
             Some(text) => Some(LabelSelector::parse(text).map_err(|_| invalid("label_selector", text))?),
             None => None,
         };
-        if let Some(kinds) = &event.kinds
-            && let Some(bad) = kinds.iter().find(|k| crate::kinds::split_kind_name(k).is_none())
-        {
-            return Err(Error::InvalidEvent(InvalidField::new(
-                "kinds",
-                "must name kinds as Kubernetes spells them, or Kind.group",
-                bad,
-            )));
-        }
         let request = Self {
             region: or_default("region", event.region, &defaults.region, "AWS_REGION")?,
             bucket: or_default("bucket", event.bucket, &defaults.bucket, "LIFEBOAT_BUCKET")?,

@@ -99,8 +99,13 @@ pub(super) fn check_filters(request: &RestoreRequest, manifest: &Manifest) -> Re
             .map(|f| f.kind.as_str())
             .chain(["Namespace"])
             .collect();
-        let holds =
-            |k: &String| k == "Namespace" || manifest.files.iter().any(|f| kind_wanted(&Some(vec![k.clone()]), f));
+        let holds = |k: &String| {
+            k == "Namespace"
+                || manifest
+                    .files
+                    .iter()
+                    .any(|f| f.is_taken_by(Some(std::slice::from_ref(k))))
+        };
         if let Some(missing) = kinds.iter().find(|k| !holds(k)) {
             return Err(Error::InvalidEvent(InvalidField {
                 field: "kinds".into(),
@@ -120,14 +125,6 @@ fn is_namespaces_file(file: &ManifestFile) -> bool {
     file.kind == "Namespace" && file.api_version == "v1" && file.namespace.is_none()
 }
 
-/// Whether `kinds` (`Kind` or `Kind.group` each; `None` for all) takes a file's kind.
-fn kind_wanted(kinds: &Option<Vec<String>>, file: &ManifestFile) -> bool {
-    let group = file.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-    kinds
-        .as_ref()
-        .is_none_or(|kinds| kinds.iter().any(|k| crate::kinds::names_kind(k, &file.kind, group)))
-}
-
 /// The files the request needs, each with the names of the objects wanted from it. A
 /// tenant's Namespace object comes along with any object of that tenant, whatever the
 /// kind and name filters say, because the objects cannot be written without it.
@@ -141,7 +138,7 @@ pub(super) fn select<'m>(request: &RestoreRequest, manifest: &'m Manifest) -> Ve
             Some(ns) => wanted(&request.tenants, ns),
             None => request.tenants.is_none(),
         })
-        .filter(|f| kind_wanted(&request.kinds, f))
+        .filter(|f| f.is_taken_by(request.kinds.as_deref()))
         .filter_map(|f| Selected::of(f, |n| wanted(&request.names, n)))
         .collect();
     let namespaces_needed: BTreeSet<&str> = objects.iter().filter_map(|s| s.file.namespace.as_deref()).collect();
