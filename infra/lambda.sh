@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts or stops a Lambda runtime emulator (cargo-lambda) serving the real function
-# binaries of this workspace (backup, restore, catalog, retention), with the local
+# binaries of this workspace (backup, restore, catalog, retention, drill), with the local
 # stack's environment.
 #   infra/lambda.sh start [INSTANCE]   builds the functions, starts the emulator, waits
 #   infra/lambda.sh stop [INSTANCE]
@@ -11,7 +11,7 @@
 #   eks-restore  (port 19002) the same with the lifeboat-restore role
 #   trace        (port 19003) as lambda, logging at RUST_LOG=trace, for the test that no
 #                log level prints what the functions send and receive
-# Invoke API: http://127.0.0.1:PORT/2015-03-31/functions/<backup|restore|catalog|retention>/invocations
+# Invoke API: http://127.0.0.1:PORT/2015-03-31/functions/<backup|restore|catalog|retention|drill>/invocations
 # Everything the functions print goes to $STACK_DIR/logs/INSTANCE.log.
 set -euo pipefail
 
@@ -58,7 +58,7 @@ start() {
   fi
   mkdir -p "$LOGS" "$RUN"
   # Built before the emulator starts, so its first invocation does not wait on a compile.
-  (cd "$ROOT" && cargo build --quiet --bin backup --bin restore --bin catalog --bin retention)
+  (cd "$ROOT" && cargo build --quiet --bin backup --bin restore --bin catalog --bin retention --bin drill)
   # The emulator takes KEY=VALUE lines; the functions get the stack's settings.
   local env_file="$RUN/$name.env"
   (

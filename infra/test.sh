@@ -112,8 +112,8 @@ cargo test --workspace --no-fail-fast
 # The zips the Terraform module deploys, as an operator builds them (for this machine's
 # architecture: the arm64 Rust target cannot be installed here).
 echo "== release zips"
-"$(cargo_lambda_path)" lambda build --release --output-format zip --quiet --bin backup --bin restore --bin catalog --bin retention
-ls -l target/lambda/backup/bootstrap.zip target/lambda/restore/bootstrap.zip target/lambda/catalog/bootstrap.zip target/lambda/retention/bootstrap.zip
+"$(cargo_lambda_path)" lambda build --release --output-format zip --quiet --bin backup --bin restore --bin catalog --bin retention --bin drill
+ls -l target/lambda/backup/bootstrap.zip target/lambda/restore/bootstrap.zip target/lambda/catalog/bootstrap.zip target/lambda/retention/bootstrap.zip target/lambda/drill/bootstrap.zip
 
 echo "== Terraform module"
 command -v terraform >/dev/null || {

@@ -1,4 +1,4 @@
-# The four functions, built by cargo lambda (a `bootstrap` executable in a zip) for the
+# The five functions, built by cargo lambda (a `bootstrap` executable in a zip) for the
 # provided.al2023 runtime, each with its own log group, role and dead-letter queue.
 
 locals {
@@ -30,6 +30,13 @@ locals {
       memory      = 256
       concurrency = 1
       role        = aws_iam_role.retention.arn
+    }
+    drill = {
+      zip         = var.drill_function_zip
+      timeout     = 900
+      memory      = 512
+      concurrency = 4
+      role        = aws_iam_role.drill.arn
     }
   }
 }
@@ -83,11 +90,12 @@ resource "aws_lambda_function" "this" {
       LIFEBOAT_EVENT_BUS               = coalesce(var.event_bus_name, "none")
       LIFEBOAT_FINGERPRINT_KEY_ID      = each.key == "catalog" ? module.storage.fingerprint_key_arn : ""
       LIFEBOAT_ALLOWED_INFRASTRUCTURES = join(",", keys(var.infrastructures))
-      LIFEBOAT_ALLOWED_CLUSTERS        = join(",", local.cluster_names)
-      LIFEBOAT_ALLOWED_REGIONS         = local.region
-      LIFEBOAT_ALLOWED_BUCKETS         = module.storage.bucket_name
-      LIFEBOAT_ALLOWED_ROLE_ARNS       = join(",", local.remote_roles[each.key])
-      RUST_LOG                         = var.log_level
+      # A drill restores into the drill clusters only, and nothing else into those.
+      LIFEBOAT_ALLOWED_CLUSTERS  = join(",", each.key == "drill" ? local.drill_clusters : local.cluster_names)
+      LIFEBOAT_ALLOWED_REGIONS   = local.region
+      LIFEBOAT_ALLOWED_BUCKETS   = module.storage.bucket_name
+      LIFEBOAT_ALLOWED_ROLE_ARNS = join(",", local.remote_roles[each.key])
+      RUST_LOG                   = var.log_level
     }
   }
 
@@ -113,6 +121,7 @@ resource "aws_lambda_function" "this" {
     aws_iam_role_policy.restore,
     aws_iam_role_policy.catalog,
     aws_iam_role_policy.retention,
+    aws_iam_role_policy.drill,
     aws_cloudwatch_log_group.function,
   ]
 }

@@ -1,6 +1,6 @@
 # lifeboat in one region: the regional backup bucket and its keys, the backup, restore,
-# catalog and retention functions, a schedule per enabled infrastructure and a daily
-# retention run, access to each cluster, alarms, and
+# catalog, retention and drill functions, a schedule per enabled infrastructure, a daily
+# retention run and daily drill checks, access to each cluster, alarms, and
 # (unless another region's deployment already has one) the audit trail.
 
 data "aws_caller_identity" "current" {}
@@ -22,6 +22,7 @@ locals {
     restore   = "${var.name_prefix}-restore"
     catalog   = "${var.name_prefix}-catalog"
     retention = "${var.name_prefix}-retention"
+    drill     = "${var.name_prefix}-drill"
   }
 
   # Known before the trail exists, so the functions can be told which trail to check
@@ -36,9 +37,10 @@ locals {
   remote_roles = {
     backup  = distinct(compact([for infra in values(var.infrastructures) : infra.backup_role_arn]))
     restore = distinct(compact([for infra in values(var.infrastructures) : infra.restore_role_arn]))
-    # The catalog reads clusters of this account only; retention reaches none.
+    # The catalog and drills reach clusters of this account only; retention reaches none.
     catalog   = []
     retention = []
+    drill     = []
   }
   object_lock = var.object_lock == null ? null : {
     mode = var.object_lock.mode
@@ -60,6 +62,7 @@ module "storage" {
   backup_role_arn                   = aws_iam_role.backup.arn
   restore_role_arn                  = aws_iam_role.restore.arn
   catalog_role_arn                  = aws_iam_role.catalog.arn
+  drill_role_arn                    = aws_iam_role.drill.arn
   retention_role_arn                = aws_iam_role.retention.arn
   reader_arns                       = concat([aws_iam_role.catalog.arn], var.backup_reader_arns)
   key_administrator_arns            = var.kms_key_administrator_arns

@@ -98,6 +98,16 @@ output "kubernetes_rbac" {
   value       = { for name, rbac in module.kubernetes_rbac : name => rbac.manifest }
 }
 
+output "drill_kubernetes_rbac" {
+  description = "For each drill cluster, the ClusterRole and binding the group lifeboat:drill needs there: apply with kubectl apply -f. It may read and create the drilled kinds and create and delete namespaces; keep the drill cluster for drills."
+  value       = local.drill_rbac
+}
+
+output "drill_role_arn" {
+  description = "Role of the drill function; map it to the Kubernetes group lifeboat:drill on drill clusters whose access is managed elsewhere."
+  value       = aws_iam_role.drill.arn
+}
+
 output "restore_invoke_guard_policy" {
   description = "A policy that denies invoking the restore function to everyone but restore_invoker_arns; attach it as an SCP or permissions boundary, since Lambda's resource policy can only add invokers."
   value       = data.aws_iam_policy_document.restore_invoke_guard.json

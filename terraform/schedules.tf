@@ -44,9 +44,9 @@ data "aws_iam_policy_document" "scheduler_trust" {
 
 data "aws_iam_policy_document" "scheduler" {
   statement {
-    sid       = "InvokeBackupAndRetention"
+    sid       = "InvokeScheduledFunctions"
     actions   = ["lambda:InvokeFunction"]
-    resources = [aws_lambda_function.this["backup"].arn, aws_lambda_function.this["retention"].arn]
+    resources = [aws_lambda_function.this["backup"].arn, aws_lambda_function.this["retention"].arn, aws_lambda_function.this["drill"].arn]
   }
 
   statement {
@@ -58,7 +58,7 @@ data "aws_iam_policy_document" "scheduler" {
 
 resource "aws_iam_role" "scheduler" {
   name               = "${var.name_prefix}-scheduler-${local.region}"
-  description        = "lifeboat schedules: invoke the backup and retention functions"
+  description        = "lifeboat schedules: invoke the backup, retention and drill functions"
   assume_role_policy = data.aws_iam_policy_document.scheduler_trust.json
   tags               = local.tags
 }

@@ -33,6 +33,11 @@ variable "infrastructures" {
     tenant_selector     = optional(string)
     exclude_tenants     = optional(list(string))
     exclude_kinds       = optional(list(string))
+    drill = optional(object({
+      cluster_name = string
+      every_days   = optional(number, 7)
+      tenants      = optional(list(string))
+    }))
     settings = object({
       IsEnabled        = bool
       IntervalInHours  = string
@@ -94,6 +99,21 @@ variable "infrastructures" {
     condition     = alltrue([for infra in values(var.infrastructures) : infra.backup_role_arn == null || infra.backup_role_arn != infra.restore_role_arn])
     error_message = "backup_role_arn and restore_role_arn must differ: the backup function must never hold a role that writes to the cluster."
   }
+
+  validation {
+    condition     = alltrue([for infra in values(var.infrastructures) : infra.drill == null || try(infra.drill.every_days == floor(infra.drill.every_days) && infra.drill.every_days >= 1 && infra.drill.every_days <= 90, false)])
+    error_message = "drill.every_days must be a whole number of days from 1 to 90."
+  }
+
+  validation {
+    condition     = alltrue([for infra in values(var.infrastructures) : infra.drill == null || try(can(regex("^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$", infra.drill.cluster_name)), false)])
+    error_message = "drill.cluster_name must be an EKS cluster name of this account: 1 to 100 letters, digits, '-' or '_', starting with a letter or digit."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for infra in values(var.infrastructures) : [for tenant in try(coalesce(infra.drill.tenants, []), []) : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", tenant))]]))
+    error_message = "drill.tenants must be Kubernetes namespace names: lowercase letters, digits and '-', at most 63 characters."
+  }
 }
 
 variable "custom_kinds" {
@@ -143,6 +163,16 @@ variable "retention_function_zip" {
   validation {
     condition     = endswith(var.retention_function_zip, ".zip")
     error_message = "retention_function_zip must be the path of a .zip built by cargo lambda."
+  }
+}
+
+variable "drill_function_zip" {
+  description = "Path of the drill function's zip (target/lambda/drill/bootstrap.zip)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.drill_function_zip, ".zip")
+    error_message = "drill_function_zip must be the path of a .zip built by cargo lambda."
   }
 }
 

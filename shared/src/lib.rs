@@ -41,6 +41,7 @@ pub mod catalog;
 pub(crate) mod claim;
 pub mod cluster;
 pub mod config;
+pub mod drill;
 pub mod eks;
 pub mod event;
 pub mod function;
@@ -130,6 +131,20 @@ pub enum Error {
         range: String,
     },
 
+    /// A drill's record for this drill time is already kept, and cannot be read.
+    #[error(
+        "the drill record s3://{bucket}/{key} exists but cannot be read ({reason}); no drill writes such a record: \
+         look up who wrote it in CloudTrail, and run the drill with another scheduled_time"
+    )]
+    DrillRecordUnreadable {
+        /// The bucket.
+        bucket: String,
+        /// The record's key.
+        key: String,
+        /// What the parser said.
+        reason: String,
+    },
+
     /// The catalog could not derive its fingerprint key.
     #[error(transparent)]
     Fingerprint(#[from] catalog::FingerprintError),
@@ -172,6 +187,7 @@ impl Error {
             Error::Kinds(_) => "UnknownKind",
             Error::BackupNotFound { .. } => "BackupNotFound",
             Error::ObjectNotFound { .. } => "ObjectNotFound",
+            Error::DrillRecordUnreadable { .. } => "DrillRecordRefused",
             Error::Fingerprint(_) => "FingerprintUnavailable",
             Error::NotAudited(_) => "NotAudited",
             Error::Cluster(cluster::ClusterError::Refused { .. }) => "ClusterUnauthorized",

@@ -305,6 +305,23 @@ impl Store {
         Ok(page.contents().iter().any(|o| o.key() == Some(key)))
     }
 
+    /// Every current key under `prefix`.
+    pub(crate) async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.failed("ListObjectsV2", prefix, e))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        }
+        Ok(keys)
+    }
+
     /// The folder names directly under `prefix` (which ends in `/` or is empty).
     pub(crate) async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut folders = Vec::new();

@@ -9,6 +9,7 @@ mod bad_input;
 mod benchmark;
 mod catalog;
 mod custom_resources;
+mod drill;
 mod eks_authentication;
 mod faults;
 mod report_log_line;

@@ -22,6 +22,7 @@ import unittest
 from pathlib import Path
 
 import boto3
+import yaml
 
 import emulator
 import policy
@@ -37,6 +38,7 @@ ZIPS = {
     "restore": Path(os.environ.get("LIFEBOAT_RESTORE_ZIP", ROOT / "target/lambda/restore/bootstrap.zip")),
     "catalog": Path(os.environ.get("LIFEBOAT_CATALOG_ZIP", ROOT / "target/lambda/catalog/bootstrap.zip")),
     "retention": Path(os.environ.get("LIFEBOAT_RETENTION_ZIP", ROOT / "target/lambda/retention/bootstrap.zip")),
+    "drill": Path(os.environ.get("LIFEBOAT_DRILL_ZIP", ROOT / "target/lambda/drill/bootstrap.zip")),
 }
 SERVICES = [
     "cloudtrail", "cloudwatch", "cloudwatchlogs", "eks", "events", "iam", "kms", "lambda",
@@ -121,7 +123,7 @@ def zips_or_fail():
 
 def infrastructures(**overrides):
     value = {
-        "prod": {"cluster_name": "prod-eks", "tenants": ["duploservices-billing"],
+        "prod": {"cluster_name": "prod-eks", "tenants": ["duploservices-billing"], "drill": {"cluster_name": "drills-eks"},
                  "settings": {"IsEnabled": True, "IntervalInHours": "1", "K8sResourceKinds": ["Secret", "ConfigMap"]}},
         "staging": {"cluster_name": "staging-eks", "tenant_selector": "env=staging", "exclude_tenants": ["scratch"],
                     "exclude_kinds": ["ConfigMap"],
@@ -141,6 +143,7 @@ def example_vars(**overrides):
         "restore_function_zip": str(ZIPS["restore"]),
         "catalog_function_zip": str(ZIPS["catalog"]),
         "retention_function_zip": str(ZIPS["retention"]),
+        "drill_function_zip": str(ZIPS["drill"]),
         # What this machine can build; arm64 stays the module's default.
         "architecture": "x86_64",
         # The emulator serves no EKS access entries; the plan test below covers them.
@@ -280,6 +283,8 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
             expected[(f"{infra}/restore", f"{infra}-eks")] = ["lifeboat:restore"]
             # The catalog reads what the backup reads, and writes nothing.
             expected[(f"{infra}/catalog", f"{infra}-eks")] = ["lifeboat:backup"]
+        # The drill role, on the drill cluster only.
+        expected[("drills-eks", "drills-eks")] = ["lifeboat:drill"]
         self.assertEqual(groups, expected)
         rbac = plan["planned_values"]["outputs"]["kubernetes_rbac"]["value"]
         staging = rbac["staging"]
@@ -309,6 +314,39 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
                                                      "K8sResourceKinds": ["Gadget"]}}
         self.assertIn("add it to custom_kinds", self.refused(example_vars(infrastructures={"apps": unknown})))
 
+    def test_a_drill_cluster_gets_the_drill_group_with_create_and_namespace_delete_only(self):
+        infra = {"cluster_name": "prod-eks", "drill": {"cluster_name": "drills-eks", "every_days": 3, "tenants": ["shop"]},
+                 "settings": {"IsEnabled": True, "IntervalInHours": "1",
+                              "K8sResourceKinds": ["Secret", "Role", "ClusterRole", "Deployment"]}}
+        plan = self.plan("examples/single-region", example_vars(infrastructures={"prod": infra}, manage_eks_access=True))
+        entries = {c["index"]: c["change"]["after"] for c in plan["resource_changes"]
+                   if c["type"] == "aws_eks_access_entry"}
+        self.assertEqual(entries["drills-eks"]["kubernetes_groups"], ["lifeboat:drill"])
+        self.assertNotIn("drills-eks", {e["cluster_name"] for k, e in entries.items() if k != "drills-eks"},
+                         "only the drill role is mapped on the drill cluster")
+        documents = list(yaml.safe_load_all(plan["planned_values"]["outputs"]["drill_kubernetes_rbac"]["value"]["drills-eks"]))
+        role = next(d for d in documents if d["kind"] == "ClusterRole")
+        rules = [(r["apiGroups"], r["resources"], r["verbs"]) for r in role["rules"]]
+        # Cluster-scoped kinds (ClusterRole) are never drilled; binding Roles needs bind and escalate.
+        self.assertEqual(rules, [
+            ([""], ["namespaces"], ["get", "create", "delete"]),
+            ([""], ["secrets"], ["get", "create"]),
+            (["apps"], ["deployments"], ["get", "create"]),
+            (["rbac.authorization.k8s.io"], ["roles"], ["get", "create"]),
+            (["rbac.authorization.k8s.io"], ["roles"], ["bind", "escalate"]),
+        ])
+        binding = next(d for d in documents if d["kind"] == "ClusterRoleBinding")
+        self.assertEqual(binding["subjects"][0]["name"], "lifeboat:drill")
+        alarm = next(c["change"]["after"] for c in plan["resource_changes"]
+                     if c["type"] == "aws_cloudwatch_metric_alarm" and c["address"].endswith('no_passed_drill["prod"]'))
+        self.assertEqual(alarm["threshold"], 2 * 3 * 24, "twice a 3-day interval")
+        for bad, words in [({"cluster_name": "drills-eks", "every_days": 0}, "drill.every_days must be"),
+                           ({"cluster_name": "drills-eks", "every_days": 1.5}, "drill.every_days must be"),
+                           ({"cluster_name": "no such/cluster"}, "drill.cluster_name must be"),
+                           ({"cluster_name": "d", "tenants": ["Shop"]}, "drill.tenants must be")]:
+            with self.subTest(drill=bad):
+                self.assertIn(words, self.refused(example_vars(infrastructures={"prod": dict(infra, drill=bad)})))
+
     def test_a_cluster_in_another_account_gets_no_access_entry_here_and_its_roles_must_differ(self):
         plan = self.plan("examples/single-region", example_vars(infrastructures={"far": REMOTE}, manage_eks_access=True))
         self.assertFalse([c for c in plan["resource_changes"] if c["type"] == "aws_eks_access_entry"],
@@ -324,7 +362,7 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         target = function["expressions"]["dead_letter_config"][0]["target_arn"]["references"]
         self.assertIn("aws_sqs_queue.dead_letter.arn", target)
         created = [c["index"] for c in plan["resource_changes"] if c["type"] == "aws_lambda_function"]
-        self.assertEqual(sorted(created), ["backup", "catalog", "restore", "retention"])
+        self.assertEqual(sorted(created), ["backup", "catalog", "drill", "restore", "retention"])
 
     def test_the_multi_region_example_has_a_bucket_and_functions_per_region_and_one_trail(self):
         per_region = {"cluster_name": "c", "settings": {"IsEnabled": True, "IntervalInHours": "2",
@@ -333,7 +371,7 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
             "primary_infrastructures": {"us": per_region}, "secondary_infrastructures": {"eu": per_region},
             "backup_function_zip": str(ZIPS["backup"]), "restore_function_zip": str(ZIPS["restore"]),
             "catalog_function_zip": str(ZIPS["catalog"]), "retention_function_zip": str(ZIPS["retention"]),
-            "architecture": "x86_64", "manage_eks_access": False,
+            "drill_function_zip": str(ZIPS["drill"]), "architecture": "x86_64", "manage_eks_access": False,
         })
         kinds = {}
         for change in plan["resource_changes"]:
@@ -341,7 +379,7 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         self.assertEqual(len(kinds["aws_cloudtrail"]), 1)
         buckets = [a for a in kinds["aws_s3_bucket"] if "module.storage" in a]
         self.assertEqual(len(buckets), 2)
-        self.assertEqual(len(kinds["aws_lambda_function"]), 8)
+        self.assertEqual(len(kinds["aws_lambda_function"]), 10)
         # A backup schedule per infrastructure and a retention schedule per region.
         self.assertEqual(len(kinds["aws_scheduler_schedule"]), 4)
         trail = next(c["change"]["after"] for c in plan["resource_changes"] if c["type"] == "aws_cloudtrail")
@@ -349,7 +387,7 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         self.assertTrue(trail["enable_log_file_validation"])
         names = [c["change"]["after"]["function_name"] for c in plan["resource_changes"]
                  if c["type"] == "aws_lambda_function"]
-        functions = ["lifeboat-backup", "lifeboat-catalog", "lifeboat-restore", "lifeboat-retention"]
+        functions = ["lifeboat-backup", "lifeboat-catalog", "lifeboat-drill", "lifeboat-restore", "lifeboat-retention"]
         self.assertEqual(sorted(names), sorted(functions * 2))
 
 
@@ -425,13 +463,13 @@ class TheSingleRegionExampleDeploys(Emulated):
         self.assertEqual(unencrypted["Condition"], {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}})
 
     def test_every_function_runs_the_cargo_lambda_zip_on_provided_al2023(self):
-        for name in ["backup", "restore", "catalog", "retention"]:
+        for name in ["backup", "restore", "catalog", "retention", "drill"]:
             with self.subTest(function=name):
                 config = self.function(name)["Configuration"]
                 self.assertEqual((config["Runtime"], config["Handler"]), ("provided.al2023", "bootstrap"))
                 self.assertEqual(config["Architectures"], ["x86_64"])
                 self.assertEqual(config["MemorySize"], 256 if name == "retention" else 512)
-                self.assertEqual(config["Timeout"], 900 if name in ["restore", "retention"] else 300)
+                self.assertEqual(config["Timeout"], 900 if name in ["restore", "retention", "drill"] else 300)
                 env = config["Environment"]["Variables"]
                 self.assertEqual(env["LIFEBOAT_BUCKET"], self.bucket)
                 self.assertEqual(env["LIFEBOAT_TRAIL_ARN"], f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/lifeboat-audit")
@@ -445,10 +483,10 @@ class TheSingleRegionExampleDeploys(Emulated):
                     self.assertEqual(fingerprints, "", "only the catalog fingerprints")
 
     def test_backup_and_restore_may_publish_their_runs_events_on_the_default_bus_only(self):
-        for role in ["backup", "restore", "catalog", "retention"]:
+        for role in ["backup", "restore", "catalog", "retention", "drill"]:
             with self.subTest(role=role):
                 statements = self.role_policy(f"lifeboat-{role}-{REGION}")
-                expected = [] if role in ["catalog", "retention"] else [f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"]
+                expected = [] if role in ["catalog", "retention", "drill"] else [f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"]
                 self.assertEqual(self.grants(statements, "events:PutEvents"), expected)
 
     def test_the_example_routes_failed_and_partly_failed_runs_to_its_topic(self):
@@ -464,7 +502,7 @@ class TheSingleRegionExampleDeploys(Emulated):
         self.assertEqual(statement["Condition"], {"ArnEquals": {"aws:SourceArn": rule["Arn"]}})
 
     def test_a_failed_backup_or_retention_is_retried_twice_by_lambda(self):
-        for name in ["backup", "retention"]:
+        for name in ["backup", "retention", "drill"]:
             retries = self.aws("lambda").get_function_event_invoke_config(FunctionName=f"lifeboat-{name}")
             self.assertEqual(retries["MaximumRetryAttempts"], 2, name)
         for name in ["restore", "catalog"]:
@@ -474,7 +512,7 @@ class TheSingleRegionExampleDeploys(Emulated):
 
     def test_each_log_group_keeps_a_year_encrypted_with_the_key(self):
         logs = self.aws("logs")
-        for name in ["backup", "restore", "catalog", "retention"]:
+        for name in ["backup", "restore", "catalog", "retention", "drill"]:
             with self.subTest(function=name):
                 group = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/lifeboat-{name}")["logGroups"][0]
                 self.assertEqual(group["retentionInDays"], 365)
@@ -638,7 +676,8 @@ class TheSingleRegionExampleDeploys(Emulated):
     def test_each_enabled_infrastructure_has_a_schedule_with_its_rate_and_backup_event(self):
         scheduler = self.aws("scheduler")
         names = sorted(s["Name"] for s in scheduler.list_schedules()["Schedules"])
-        self.assertEqual(names, ["lifeboat-backup-prod", "lifeboat-backup-staging", "lifeboat-retention"])
+        self.assertEqual(names, ["lifeboat-backup-prod", "lifeboat-backup-staging", "lifeboat-drill-prod",
+                                 "lifeboat-retention"])
         backup_arn = self.function("backup")["Configuration"]["FunctionArn"]
         expected = {
             "prod": ("rate(1 hour)", {"infrastructure": "prod", "cluster": "prod-eks", "region": REGION,
@@ -691,17 +730,70 @@ class TheSingleRegionExampleDeploys(Emulated):
                                  [{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}], bucket),
                          "the bucket policy lets retention change the rules")
         # No other function may delete, whatever its role is given.
-        for role in ["backup", "restore", "catalog"]:
+        for role in ["backup", "restore", "catalog", "drill"]:
             principal = f"arn:aws:iam::{ACCOUNT}:role/lifeboat-{role}-{REGION}"
             everything = [{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}]
             self.assertFalse(allowed(Request(principal, "s3:DeleteObjectVersion", f"{run}/manifest.json"),
                                      everything, bucket), role)
 
-    def test_the_schedules_role_may_only_invoke_backup_and_retention(self):
+    def test_a_drilled_infrastructure_is_checked_daily_and_alarms_on_a_failed_or_missing_drill(self):
+        schedule = self.aws("scheduler").get_schedule(Name="lifeboat-drill-prod")
+        self.assertEqual(schedule["ScheduleExpression"], "rate(1 day)")
+        target = schedule["Target"]
+        self.assertEqual(target["Arn"], self.function("drill")["Configuration"]["FunctionArn"])
+        self.assertEqual(json.loads(target["Input"]), {"infrastructure": "prod", "cluster": "drills-eks",
+                                                       "region": REGION, "bucket": self.bucket, "every_days": 7,
+                                                       "scheduled_time": SCHEDULED_TIME})
+        self.assertIn(f'"{SCHEDULED_TIME}"', target["Input"])
+        env = self.function("drill")["Configuration"]["Environment"]["Variables"]
+        self.assertEqual(env["LIFEBOAT_ALLOWED_CLUSTERS"], "drills-eks", "a drill restores into drill clusters only")
+        restore_env = self.function("restore")["Configuration"]["Environment"]["Variables"]
+        self.assertNotIn("drills-eks", restore_env["LIFEBOAT_ALLOWED_CLUSTERS"])
+        alarms = {a["AlarmName"]: a for a in self.aws("cloudwatch").describe_alarms()["MetricAlarms"]}
+        failed, missing = alarms["lifeboat-drill-failed-prod"], alarms["lifeboat-no-drill-prod"]
+        self.assertEqual((failed["MetricName"], failed["Statistic"], failed["Threshold"]), ("FailedDrills", "Sum", 0))
+        self.assertEqual((missing["MetricName"], missing["Statistic"]), ("HoursSinceDrillPassed", "Maximum"))
+        self.assertEqual(missing["Threshold"], 2 * 7 * 24, "no drill passed in twice its interval")
+        self.assertEqual((missing["Period"], missing["EvaluationPeriods"]), (86400, 2))
+        self.assertEqual(missing["TreatMissingData"], "breaching", "a drill check that stopped must alarm")
+        filters = self.aws("logs").describe_metric_filters(logGroupName="/aws/lambda/lifeboat-drill")["metricFilters"]
+        values = {f["metricTransformations"][0]["metricName"]: f["metricTransformations"][0]["metricValue"]
+                  for f in filters}
+        self.assertEqual(values, {"FailedDrills": "1", "HoursSinceDrillPassed": "$.fields.hours_since_passed"})
+
+    def test_the_drill_reads_backups_and_creates_only_its_records_which_no_one_else_may_write(self):
+        bucket, key = json.loads(self.outputs["bucket_policy"]), json.loads(self.outputs["kms_key_policy"])
+        key_arn = self.outputs["kms_key_arn"]
+        drill = f"arn:aws:iam::{ACCOUNT}:role/lifeboat-drill-{REGION}"
+        granted = [{"Statement": self.role_policy(f"lifeboat-drill-{REGION}")}]
+        run = f"arn:aws:s3:::{self.bucket}/2026/11/22/130000/infra/prod/k8s"
+        record, data = f"{run}/drill-20261205T060000Z.json", f"{run}/namespaces/t/secrets.json"
+        write = {"s3:x-amz-server-side-encryption": "aws:kms", "s3:ObjectCreationOperation": "true"}
+        create = {**write, "s3:if-none-match": "*"}
+        put = lambda who, grants, resource, context: allowed(  # noqa: E731
+            Request(who, "s3:PutObject", resource, context), grants, bucket)
+        self.assertTrue(allowed(Request(drill, "s3:GetObject", data), granted, bucket), "the drill reads backups")
+        self.assertTrue(put(drill, granted, record, create))
+        self.assertFalse(put(drill, granted, record, write), "a drill record was written over")
+        everything = [{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}]
+        for resource in [data, f"{run}/manifest.json", f"arn:aws:s3:::{self.bucket}/claims/x.json"]:
+            self.assertFalse(put(drill, everything, resource, create), f"the drill wrote {resource}")
+        for action in ["s3:DeleteObjectVersion", "s3:PutObjectRetention", "s3:BypassGovernanceRetention"]:
+            self.assertFalse(allowed(Request(drill, action, record), everything, bucket), action)
+        # No other role may put a passed drill on record.
+        backup = f"arn:aws:iam::{ACCOUNT}:role/lifeboat-backup-{REGION}"
+        backup_granted = [{"Statement": self.role_policy(f"lifeboat-backup-{REGION}")}]
+        self.assertFalse(put(backup, backup_granted, record, create), "the backup role forged a drill record")
+        via_s3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+        self.assertTrue(kms_allowed(Request(drill, "kms:GenerateDataKey", key_arn, via_s3), granted, key))
+        self.assertTrue(kms_allowed(Request(drill, "kms:Decrypt", key_arn, via_s3), granted, key))
+        self.assertFalse(kms_allowed(Request(drill, "kms:GenerateDataKey", key_arn), granted, key),
+                         "the key is used only through S3")
+
+    def test_the_schedules_role_may_only_invoke_backup_retention_and_drill(self):
         statements = self.role_policy(f"lifeboat-scheduler-{REGION}")
-        backup_arn = self.function("backup")["Configuration"]["FunctionArn"]
-        retention_arn = self.function("retention")["Configuration"]["FunctionArn"]
-        self.assertEqual(self.grants(statements, "lambda:InvokeFunction"), sorted([backup_arn, retention_arn]))
+        arns = [self.function(f)["Configuration"]["FunctionArn"] for f in ["backup", "retention", "drill"]]
+        self.assertEqual(self.grants(statements, "lambda:InvokeFunction"), sorted(arns))
         actions = sorted(a for s in statements for a in policy.actions(s))
         self.assertEqual(actions, ["lambda:InvokeFunction", "sqs:SendMessage"])
 
@@ -717,15 +809,16 @@ class TheSingleRegionExampleDeploys(Emulated):
         data = {d["Type"]: d["Values"] for s in selectors for d in s["DataResources"]}
         self.assertEqual(data["AWS::S3::Object"], [f"arn:aws:s3:::{self.bucket}/"])
         functions = sorted(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:lifeboat-{n}"
-                           for n in ["backup", "restore", "catalog", "retention"])
+                           for n in ["backup", "restore", "catalog", "retention", "drill"])
         self.assertEqual(sorted(data["AWS::Lambda::Function"]), functions)
         self.assertEqual({s["ReadWriteType"] for s in selectors}, {"All"})
 
     def test_alarms_watch_function_errors_and_each_enabled_infrastructure_for_a_missing_backup(self):
         alarms = {a["AlarmName"]: a for a in self.aws("cloudwatch").describe_alarms()["MetricAlarms"]}
-        self.assertEqual(sorted(alarms), ["lifeboat-backup-errors", "lifeboat-catalog-errors", "lifeboat-no-backup-prod",
-                                          "lifeboat-no-backup-staging", "lifeboat-restore-errors",
-                                          "lifeboat-retention-errors"])
+        self.assertEqual(sorted(alarms), ["lifeboat-backup-errors", "lifeboat-catalog-errors", "lifeboat-drill-errors",
+                                          "lifeboat-drill-failed-prod", "lifeboat-no-backup-prod",
+                                          "lifeboat-no-backup-staging", "lifeboat-no-drill-prod",
+                                          "lifeboat-restore-errors", "lifeboat-retention-errors"])
         self.assertEqual(alarms["lifeboat-no-backup-prod"]["Period"], 3600)
         self.assertEqual(alarms["lifeboat-no-backup-staging"]["Period"], 6 * 3600)
         self.assertEqual(alarms["lifeboat-no-backup-staging"]["TreatMissingData"], "breaching")
@@ -779,7 +872,7 @@ class BackupsOutliveTheDeployment(Emulated):
 
             tf.run("apply", "-auto-approve", tf.tfvars(example_vars(infrastructures=infrastructures(staging=None))))
             names = sorted(s["Name"] for s in self.aws("scheduler").list_schedules()["Schedules"])
-            self.assertEqual(names, ["lifeboat-backup-prod", "lifeboat-retention"])
+            self.assertEqual(names, ["lifeboat-backup-prod", "lifeboat-drill-prod", "lifeboat-retention"])
             self.assert_kept(bucket, backups, key_arn)
 
             refused = tf.run("destroy", "-auto-approve", tf.tfvars(example_vars()), check=False)

@@ -130,20 +130,7 @@ impl BackupRequest {
                 excluded,
             )));
         }
-        if let Some(time) = event.scheduled_time
-            && time > now + MAX_SCHEDULED_AHEAD
-        {
-            return Err(Error::InvalidEvent(InvalidField::new(
-                "scheduled_time",
-                format!(
-                    "may be at most {} minutes ahead of the function's clock ({}), or a run dated later would stand \
-                     as the latest backup",
-                    MAX_SCHEDULED_AHEAD.num_minutes(),
-                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                ),
-                time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            )));
-        }
+        check_scheduled_time(event.scheduled_time, now)?;
         let request = Self {
             region: or_default("region", event.region, &defaults.region, "AWS_REGION")?,
             bucket: or_default("bucket", event.bucket, &defaults.bucket, "LIFEBOAT_BUCKET")?,
@@ -165,6 +152,25 @@ impl BackupRequest {
         )?;
         Ok(request)
     }
+}
+
+/// Refuses a `scheduled_time` further ahead of the function's clock than clock skew.
+pub(super) fn check_scheduled_time(scheduled_time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<()> {
+    if let Some(time) = scheduled_time
+        && time > now + MAX_SCHEDULED_AHEAD
+    {
+        return Err(Error::InvalidEvent(InvalidField::new(
+            "scheduled_time",
+            format!(
+                "may be at most {} minutes ahead of the function's clock ({}), or a run dated later would stand \
+                 as the latest backup",
+                MAX_SCHEDULED_AHEAD.num_minutes(),
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

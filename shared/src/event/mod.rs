@@ -4,11 +4,13 @@
 
 mod backup;
 mod catalog;
+mod drill;
 mod restore;
 mod retention;
 
 pub use backup::BackupRequest;
 pub use catalog::{Against, CatalogRequest, LiveCluster, Query, Range};
+pub use drill::DrillRequest;
 pub use restore::{BackupSelector, Existing, RestoreRequest};
 pub use retention::RetentionRequest;
 
@@ -105,7 +107,10 @@ fn rule_of(field: &str) -> Option<&'static str> {
         }
         "namespace_mapping" => "must map backed-up namespace names to namespace names restored into, one to one",
         "existing" => "must be \"skip\" or \"overwrite\"",
-        "dry_run" => "must be true or false",
+        "dry_run" | "force" => "must be true or false",
+        "every_days" => {
+            "must be a whole number of days from 1 to 90: a drill is due when none passed in that many days"
+        }
         "action" => "must be \"list\", \"describe\", \"history\" or \"diff\"",
         "from" | "to" => "must not be after to; both are RFC 3339 times such as 2026-11-22T13:00:00Z",
         "limit" => "must be a whole number of backups from 1 to 1000; leave it out for 50",
@@ -312,7 +317,7 @@ impl Invocation {
 
 /// What the event modules' tests share.
 #[cfg(test)]
-mod testing {
+pub(crate) mod testing {
     use super::Defaults;
     use crate::allowed::Allowed;
 

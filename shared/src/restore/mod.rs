@@ -60,6 +60,17 @@ impl Restore {
     /// is refused first, before a backup object is read (a dry run reads Secrets too) or
     /// anything is written.
     pub async fn run(&self, request: &RestoreRequest, invocation: &Invocation) -> Result<Report> {
+        self.run_observed(request, invocation, &mut |_| {}).await
+    }
+
+    /// [`Self::run`], handing `observe` every object's result, including those the report
+    /// counts but does not list: a drill compares each object of its two passes.
+    pub(crate) async fn run_observed(
+        &self,
+        request: &RestoreRequest,
+        invocation: &Invocation,
+        observe: &mut (dyn FnMut(&ObjectResult) + Send),
+    ) -> Result<Report> {
         let started_at = (self.clock)();
         let audit = self
             .audit
@@ -129,7 +140,10 @@ impl Restore {
                         continue;
                     }
                 };
-                results.into_iter().for_each(|r| report.record(r));
+                for r in results {
+                    observe(&r);
+                    report.record(r);
+                }
             }
             // A few files are read and verified ahead of the writes, so the writes never
             // wait on S3; each file is verified whole before any object of it is written.
@@ -161,7 +175,10 @@ impl Restore {
             if request.dry_run {
                 writer.created_first.note(&results);
             }
-            results.into_iter().for_each(|r| report.record(r));
+            for r in results {
+                observe(&r);
+                report.record(r);
+            }
         }
         report.namespace_references_rewritten = writer.rewritten.into_inner();
         Ok(report.finish((self.clock)()))

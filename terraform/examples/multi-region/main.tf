@@ -28,6 +28,7 @@ module "lifeboat_primary" {
   restore_function_zip   = var.restore_function_zip
   catalog_function_zip   = var.catalog_function_zip
   retention_function_zip = var.retention_function_zip
+  drill_function_zip     = var.drill_function_zip
   architecture           = var.architecture
   manage_eks_access      = var.manage_eks_access
   alarm_sns_topic_arn    = var.alarm_sns_topic_arn
@@ -46,6 +47,7 @@ module "lifeboat_secondary" {
   restore_function_zip   = var.restore_function_zip
   catalog_function_zip   = var.catalog_function_zip
   retention_function_zip = var.retention_function_zip
+  drill_function_zip     = var.drill_function_zip
   architecture           = var.architecture
   manage_eks_access      = var.manage_eks_access
   alarm_sns_topic_arn    = var.secondary_alarm_sns_topic_arn

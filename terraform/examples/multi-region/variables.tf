@@ -58,6 +58,12 @@ variable "retention_function_zip" {
   default     = "../../../target/lambda/retention/bootstrap.zip"
 }
 
+variable "drill_function_zip" {
+  description = "The drill function's zip from cargo lambda."
+  type        = string
+  default     = "../../../target/lambda/drill/bootstrap.zip"
+}
+
 variable "architecture" {
   description = "What the zips were built for: arm64 or x86_64."
   type        = string

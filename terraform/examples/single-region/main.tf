@@ -10,6 +10,7 @@ module "lifeboat" {
   restore_function_zip   = var.restore_function_zip
   catalog_function_zip   = var.catalog_function_zip
   retention_function_zip = var.retention_function_zip
+  drill_function_zip     = var.drill_function_zip
   architecture           = var.architecture
   manage_eks_access      = var.manage_eks_access
   restore_invoker_arns   = var.restore_invoker_arns

@@ -28,6 +28,11 @@ output "kubernetes_rbac" {
   value       = module.lifeboat.kubernetes_rbac
 }
 
+output "drill_kubernetes_rbac" {
+  description = "Each drill cluster's Kubernetes RBAC for the drill function, to apply with kubectl apply -f."
+  value       = module.lifeboat.drill_kubernetes_rbac
+}
+
 output "restore_invoke_guard_policy" {
   description = "Attach as an SCP or permissions boundary so only restore_invoker_arns may invoke restore."
   value       = module.lifeboat.restore_invoke_guard_policy

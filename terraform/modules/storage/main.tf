@@ -15,7 +15,7 @@ locals {
   account   = data.aws_caller_identity.current.account_id
   partition = data.aws_partition.current.partition
   region    = data.aws_region.current.name
-  readers   = concat([var.restore_role_arn], var.reader_arns)
+  readers   = concat([var.restore_role_arn, var.drill_role_arn], var.reader_arns)
 
   # What administering a key takes, and nothing that encrypts or decrypts with it.
   key_administration = [
@@ -73,6 +73,22 @@ data "aws_iam_policy_document" "key" {
     principals {
       type        = "AWS"
       identifiers = [var.backup_role_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [local.via_s3]
+    }
+  }
+
+  # A drill keeps its record beside the backup it tested: one encrypted write each.
+  statement {
+    sid       = "DrillEncryptsRecords"
+    actions   = ["kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = [var.drill_role_arn]
     }
     condition {
       test     = "StringEquals"
@@ -204,6 +220,61 @@ data "aws_iam_policy_document" "bucket" {
     }
   }
 
+  # The drill role writes its records and nothing else, each create-only; no one else
+  # writes a record, so a passed drill on record was run by the drill function.
+  statement {
+    sid           = "DenyDrillWritesButRecords"
+    effect        = "Deny"
+    actions       = ["s3:PutObject"]
+    not_resources = ["arn:${local.partition}:s3:::${var.bucket_name}/*/infra/*/k8s/drill-*.json"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [var.drill_role_arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyDrillRecordOverwrites"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["arn:${local.partition}:s3:::${var.bucket_name}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [var.drill_role_arn]
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:if-none-match"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "DenyDrillRecordsToOthers"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["arn:${local.partition}:s3:::${var.bucket_name}/*/infra/*/k8s/drill-*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [var.drill_role_arn]
+    }
+  }
+
   # Backups hold every Secret of a fleet: only the restore role and the readers an
   # operator names may read them, whatever else the account's IAM policies grant. The
   # retention role reads manifests, which hold names and checksums, and no data file.
@@ -263,7 +334,7 @@ data "aws_iam_policy_document" "bucket" {
     }
   }
 
-  # Backup, restore and the catalog may not remove or unlock what is stored, whatever
+  # Backup, restore, the catalog and drills may not remove or unlock what is stored, whatever
   # their roles are given.
   statement {
     sid = "DenyFunctionsDeletingOrUnlocking"
@@ -284,7 +355,7 @@ data "aws_iam_policy_document" "bucket" {
     condition {
       test     = "ArnEquals"
       variable = "aws:PrincipalArn"
-      values   = [var.backup_role_arn, var.restore_role_arn, var.catalog_role_arn]
+      values   = [var.backup_role_arn, var.restore_role_arn, var.catalog_role_arn, var.drill_role_arn]
     }
   }
 }

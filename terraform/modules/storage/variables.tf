@@ -60,6 +60,11 @@ variable "catalog_role_arn" {
   type        = string
 }
 
+variable "drill_role_arn" {
+  description = "Role of the drill function: may read and decrypt backups, and create drill records (drill-*.json) beside them, nothing else."
+  type        = string
+}
+
 variable "reader_arns" {
   description = "Further principals (roles, users) that may read and decrypt backups, such as a replication role or an auditor."
   type        = list(string)
