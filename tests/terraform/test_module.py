@@ -879,7 +879,7 @@ class BackupsOutliveTheDeployment(Emulated):
             self.assertNotEqual(refused.returncode, 0, "destroy went ahead over the backups")
             self.assertIn("prevent_destroy", " ".join(refused.stderr.split()))
             self.assert_kept(bucket, backups, key_arn)
-            self.assertEqual(len(self.aws("lambda").list_functions()["Functions"]), 4,
+            self.assertEqual(len(self.aws("lambda").list_functions()["Functions"]), 5,
                              "a refused destroy removed something")
 
             # The uninstall the README describes: let go of the storage and the trail's log
