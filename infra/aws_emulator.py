@@ -543,6 +543,47 @@ def list_versions_without_copying_data() -> None:
     models.S3Backend.list_object_versions = list_object_versions
 
 
+def replicate_like_s3() -> None:
+    """S3 replication, which moto stores but does not perform. A version written to a
+    bucket with an enabled replication rule is copied to the rule's destination bucket as
+    S3 copies it: same key, same version id, encrypted with the rule's replica KMS key,
+    with its Object Lock retention. S3 copies within minutes; here the copy is made with
+    the write, which a test can only see as sooner. No deletion is replicated, as S3
+    replicates none of a version."""
+    import moto.s3.models as models
+
+    original = models.S3Backend.put_object
+
+    def put_object(self, bucket_name, key_name, value, *args, **kwargs):
+        written = original(self, bucket_name, key_name, value, *args, **kwargs)
+        rules = (getattr(self.get_bucket(bucket_name), "replication", None) or {}).get("Rule", [])
+        for rule in rules:
+            prefix = (rule.get("Filter") or {}).get("Prefix") or rule.get("Prefix") or ""
+            if rule.get("Status") != "Enabled" or not key_name.startswith(prefix):
+                continue
+            destination = rule["Destination"]
+            target = self.get_bucket(destination["Bucket"].split(":::")[-1])
+            replica = models.FakeKey(
+                name=key_name,
+                bucket_name=target.name,
+                value=written.value,
+                account_id=self.account_id,
+                region_name=target.region_name,
+                is_versioned=target.is_versioned,
+                version_id=written.version_id,
+                encryption="aws:kms",
+                kms_key_id=(destination.get("EncryptionConfiguration") or {}).get("ReplicaKmsKeyID"),
+                lock_mode=written.lock_mode,
+                lock_legal_status=written.lock_legal_status,
+                lock_until=written.lock_until,
+                checksum_value=written.checksum_value,
+            )
+            target.keys.setlist(key_name, target.keys.getlist(key_name, []) + [replica])
+        return written
+
+    models.S3Backend.put_object = put_object
+
+
 class RequestLog:
     """Logs each request as one line on stderr, in the form moto's own server writes
     (`127.0.0.1 - - [22/Nov/2026 09:52:58] "PUT /bucket/key HTTP/1.1" 200 -`): the
@@ -626,6 +667,7 @@ def main() -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     cache_moto_module_list()
     list_versions_without_copying_data()
+    replicate_like_s3()
     # Bound here, not in a thread, so a port in use fails the start instead of hanging it.
     # waitress keeps connections open between requests and serves them from a pool of
     # threads; moto's own server closes every connection and starts a thread for each.

@@ -63,6 +63,8 @@ module "storage" {
   restore_role_arn                  = aws_iam_role.restore.arn
   catalog_role_arn                  = aws_iam_role.catalog.arn
   drill_role_arn                    = aws_iam_role.drill.arn
+  replication_role_arn              = var.replicate_to == null ? null : aws_iam_role.replication[0].arn
+  replica_writer_arns               = var.replica_writer_arns
   retention_role_arn                = aws_iam_role.retention.arn
   reader_arns                       = concat([aws_iam_role.catalog.arn], var.backup_reader_arns)
   key_administrator_arns            = var.kms_key_administrator_arns

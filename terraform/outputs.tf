@@ -103,9 +103,19 @@ output "drill_kubernetes_rbac" {
   value       = local.drill_rbac
 }
 
+output "drill_function_arn" {
+  description = "ARN of the drill function."
+  value       = aws_lambda_function.this["drill"].arn
+}
+
 output "drill_role_arn" {
   description = "Role of the drill function; map it to the Kubernetes group lifeboat:drill on drill clusters whose access is managed elsewhere."
   value       = aws_iam_role.drill.arn
+}
+
+output "replication_role_arn" {
+  description = "Role S3 copies this region's backups with (replicate_to); list it in the other region's replica_writer_arns."
+  value       = var.replicate_to == null ? null : aws_iam_role.replication[0].arn
 }
 
 output "restore_invoke_guard_policy" {

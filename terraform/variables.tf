@@ -427,6 +427,26 @@ variable "backup_invoker_arns" {
   }
 }
 
+variable "replicate_to" {
+  description = "Another region's lifeboat backup bucket to copy every new backup version to (its bucket_arn and kms_key_arn outputs), re-encrypted with its key; that deployment must list this one's replication_role_arn in replica_writer_arns. Infrastructure names must differ between the two. Null for no copy."
+  type = object({
+    bucket_arn  = string
+    kms_key_arn = string
+  })
+  default = null
+
+  validation {
+    condition     = var.replicate_to == null || try(can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.replicate_to.bucket_arn)) && can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.replicate_to.kms_key_arn)), false)
+    error_message = "replicate_to needs bucket_arn, an S3 bucket ARN (arn:aws:s3:::NAME), and kms_key_arn, a KMS key ARN in the bucket's region."
+  }
+}
+
+variable "replica_writer_arns" {
+  description = "Replication roles of other regions' deployments that copy their backups into this region's bucket (each <name_prefix>-replication-<region>, their replication_role_arn output; they need not exist yet): they may encrypt with this bucket's key, through S3 only."
+  type        = list(string)
+  default     = []
+}
+
 variable "event_bus_name" {
   description = "The EventBridge bus each backup and restore publishes its outcome on (source \"lifeboat\", detail-type \"lifeboat <function> <status>\"; docs/events.md), for rules that route failures to a pager. null publishes nothing."
   type        = string

@@ -12,6 +12,7 @@ mod custom_resources;
 mod drill;
 mod eks_authentication;
 mod faults;
+mod replica;
 mod report_log_line;
 mod restore_faults;
 mod retention;

@@ -150,7 +150,8 @@ def kms_allowed(request: Request, identity: list[dict], key_policy: dict) -> boo
         return True
     # Otherwise only through the account: the key policy must let the root delegate it.
     root = f"arn:aws:iam::{account_of(request.principal)}:root"
-    delegated = Request(root, request.action, request.resource, request.context)
+    # Conditions still see the caller: aws:PrincipalArn is the role, not the account.
+    delegated = Request(root, request.action, request.resource, {"aws:PrincipalArn": request.principal, **request.context})
     return "Allow" in _effects(key_policy, delegated, resource_policy=True) and "Allow" in identity_effects
 
 

@@ -855,6 +855,80 @@ class ClustersInOtherAccounts(Emulated):
             tf.close()
 
 
+class CopiesInASecondRegion(Emulated):
+    """The multi-region example copies the primary's backups into the secondary's bucket, under its key."""
+
+    def test_new_versions_are_copied_to_the_other_regions_bucket_under_its_key_and_no_deletion_is(self):
+        per_region = {"cluster_name": "c", "settings": {"IsEnabled": True, "IntervalInHours": "2",
+                                                        "K8sResourceKinds": ["Secret"]}}
+        values = {
+            "primary_infrastructures": {"us": per_region}, "secondary_infrastructures": {"eu": per_region},
+            "backup_function_zip": str(ZIPS["backup"]), "restore_function_zip": str(ZIPS["restore"]),
+            "catalog_function_zip": str(ZIPS["catalog"]), "retention_function_zip": str(ZIPS["retention"]),
+            "drill_function_zip": str(ZIPS["drill"]), "architecture": "x86_64", "manage_eks_access": False,
+            "primary_region": REGION, "secondary_region": SECONDARY,
+        }
+        tf = Terraform("examples/multi-region", self.endpoint)
+        try:
+            tf.run("init")
+            same = dict(values, secondary_infrastructures={"us": per_region})
+            refused = tf.run("plan", tf.tfvars(same), check=False)
+            self.assertNotEqual(refused.returncode, 0, "one infrastructure name in both regions was accepted")
+            self.assertIn("names must differ", " ".join(refused.stderr.split()))
+
+            tf.run("apply", "-auto-approve", tf.tfvars(values))
+            outputs = json.loads(tf.run("output", "-json").stdout)
+            home, copy = (outputs["bucket_names"]["value"][r] for r in [REGION, SECONDARY])
+            copy_key = self.aws("s3", SECONDARY).get_bucket_encryption(Bucket=copy)[
+                "ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+            home_key = self.aws("s3").get_bucket_encryption(Bucket=home)[
+                "ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+            self.assertTrue(copy_key.startswith(f"arn:aws:kms:{SECONDARY}:"), copy_key)
+
+            replication = self.aws("s3").get_bucket_replication(Bucket=home)["ReplicationConfiguration"]
+            role = replication["Role"]
+            self.assertEqual(role, f"arn:aws:iam::{ACCOUNT}:role/lifeboat-replication-{REGION}")
+            [rule] = replication["Rules"]
+            self.assertEqual(rule["Status"], "Enabled")
+            self.assertEqual(rule["Destination"]["Bucket"], f"arn:aws:s3:::{copy}")
+            self.assertEqual(rule["Destination"]["EncryptionConfiguration"]["ReplicaKmsKeyID"], copy_key)
+            self.assertEqual(rule["DeleteMarkerReplication"]["Status"], "Disabled")
+
+            iam = self.aws("iam")
+            name = role.split("/")[-1]
+            documents = []
+            for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+                doc = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+                documents.append(json.loads(doc) if isinstance(doc, str) else doc)
+            run = "2026/11/22/130000/infra/us/k8s/manifest.json"
+            can = lambda action, resource, context=None: allowed(Request(role, action, resource, context or {}), documents)  # noqa: E731
+            self.assertTrue(can("s3:GetObjectVersionForReplication", f"arn:aws:s3:::{home}/{run}"))
+            self.assertTrue(can("s3:GetObjectRetention", f"arn:aws:s3:::{home}/{run}"), "the lock is copied too")
+            self.assertTrue(can("s3:ReplicateObject", f"arn:aws:s3:::{copy}/{run}"))
+            for action, resource in [("s3:ReplicateDelete", f"arn:aws:s3:::{copy}/{run}"),
+                                     ("s3:DeleteObjectVersion", f"arn:aws:s3:::{copy}/{run}"),
+                                     ("s3:GetObject", f"arn:aws:s3:::{home}/{run}"),
+                                     ("s3:ReplicateObject", f"arn:aws:s3:::{home}/{run}")]:
+                self.assertFalse(can(action, resource), f"{action} on {resource}")
+
+            home_policy = json.loads(self.aws("kms").get_key_policy(KeyId=home_key, PolicyName="default")["Policy"])
+            copy_policy = json.loads(self.aws("kms", SECONDARY).get_key_policy(KeyId=copy_key, PolicyName="default")["Policy"])
+            via = lambda region: {"kms:ViaService": f"s3.{region}.amazonaws.com"}  # noqa: E731
+            self.assertTrue(kms_allowed(Request(role, "kms:Decrypt", home_key, via(REGION)), documents, home_policy))
+            self.assertTrue(kms_allowed(Request(role, "kms:GenerateDataKey", copy_key, via(SECONDARY)), documents,
+                                        copy_policy))
+            self.assertFalse(kms_allowed(Request(role, "kms:Decrypt", copy_key, via(SECONDARY)), documents, copy_policy),
+                             "the replication role reads the copies")
+            self.assertFalse(kms_allowed(Request(role, "kms:GenerateDataKey", copy_key), documents, copy_policy),
+                             "the copy's key is used only through S3")
+
+            restore = outputs["restore_from_copy"]["value"]
+            self.assertEqual(restore["event"]["bucket"], copy)
+            self.assertEqual(restore["function"], "lifeboat-restore")
+        finally:
+            tf.close()
+
+
 class BackupsOutliveTheDeployment(Emulated):
     """Removing an infrastructure, and destroying the deployment, never deletes a backup."""
 

@@ -1,5 +1,8 @@
 # Two regions, each with its own bucket, functions and schedules, and one multi-region
-# trail, homed in the primary region, that records both.
+# trail, homed in the primary region, that records both. The primary region's backups
+# are copied to the secondary's bucket, re-encrypted with its key; when the primary
+# region is down, the secondary's restore function restores them from the copy (the
+# restore_from_copy output).
 
 provider "aws" {
   region = var.primary_region
@@ -34,6 +37,11 @@ module "lifeboat_primary" {
   alarm_sns_topic_arn    = var.alarm_sns_topic_arn
   create_trail           = false
   trail_arn              = local.trail_arn
+
+  replicate_to = {
+    bucket_arn  = module.lifeboat_secondary.bucket_arn
+    kms_key_arn = module.lifeboat_secondary.kms_key_arn
+  }
 }
 
 module "lifeboat_secondary" {
@@ -53,6 +61,20 @@ module "lifeboat_secondary" {
   alarm_sns_topic_arn    = var.secondary_alarm_sns_topic_arn
   create_trail           = false
   trail_arn              = local.trail_arn
+  # The primary's replication role, by name: a reference to it would make each region
+  # wait on the other.
+  replica_writer_arns = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/lifeboat-replication-${var.primary_region}"]
+}
+
+# Copies keep their keys: an infrastructure of the same name in both regions would write
+# the same keys in the secondary's bucket, and its restore would refuse the manifest.
+resource "terraform_data" "distinct_infrastructures" {
+  lifecycle {
+    precondition {
+      condition     = length(setintersection(keys(var.primary_infrastructures), keys(var.secondary_infrastructures))) == 0
+      error_message = "An infrastructure name is used in both regions; the primary's backups are copied into the secondary's bucket under the same keys, so names must differ."
+    }
+  }
 }
 
 module "trail" {
@@ -60,10 +82,8 @@ module "trail" {
 
   name        = local.trail_name
   bucket_arns = [module.lifeboat_primary.bucket_arn, module.lifeboat_secondary.bucket_arn]
-  function_arns = [
-    module.lifeboat_primary.backup_function_arn,
-    module.lifeboat_primary.restore_function_arn,
-    module.lifeboat_secondary.backup_function_arn,
-    module.lifeboat_secondary.restore_function_arn,
-  ]
+  # Every function that reads backups checks that the trail records its invocations.
+  function_arns = flatten([for m in [module.lifeboat_primary, module.lifeboat_secondary] : [
+    m.backup_function_arn, m.restore_function_arn, m.catalog_function_arn, m.drill_function_arn,
+  ]])
 }

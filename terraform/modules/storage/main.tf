@@ -97,6 +97,51 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # Replication reads each new version to copy it to another region.
+  dynamic "statement" {
+    for_each = var.replication_role_arn == null ? [] : [1]
+    content {
+      sid       = "ReplicationDecrypts"
+      actions   = ["kms:Decrypt"]
+      resources = ["*"]
+      principals {
+        type        = "AWS"
+        identifiers = [var.replication_role_arn]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.via_s3]
+      }
+    }
+  }
+
+  # Another region's replication writes its copies here under this key. The roles are
+  # named by condition, not as principals, so this key can be made before they are
+  # (each region's deployment needs the other's outputs).
+  dynamic "statement" {
+    for_each = length(var.replica_writer_arns) == 0 ? [] : [1]
+    content {
+      sid       = "ReplicasEncrypt"
+      actions   = ["kms:Encrypt", "kms:GenerateDataKey"]
+      resources = ["*"]
+      principals {
+        type        = "AWS"
+        identifiers = ["arn:${local.partition}:iam::${local.account}:root"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:PrincipalArn"
+        values   = var.replica_writer_arns
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.via_s3]
+      }
+    }
+  }
+
   # The retention role decrypts too: it reads manifests (the bucket policy lets it read
   # nothing else) to find each infrastructure's newest complete backups.
   statement {

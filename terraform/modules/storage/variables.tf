@@ -65,6 +65,18 @@ variable "drill_role_arn" {
   type        = string
 }
 
+variable "replication_role_arn" {
+  description = "Role S3 copies this bucket's versions to another region with: may decrypt through S3. Null for no copy."
+  type        = string
+  default     = null
+}
+
+variable "replica_writer_arns" {
+  description = "Replication roles of other regions that copy their backups into this bucket: may encrypt with this key through S3."
+  type        = list(string)
+  default     = []
+}
+
 variable "reader_arns" {
   description = "Further principals (roles, users) that may read and decrypt backups, such as a replication role or an auditor."
   type        = list(string)
