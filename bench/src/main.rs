@@ -931,8 +931,8 @@ impl S3Log {
     }
 
     /// The requests logged in `from..to` (byte offsets taken around the run); writes are
-    /// counted under any of `prefixes`.
-    fn between(&self, from: u64, to: u64, bucket: &str, prefixes: &[&str]) -> S3Requests {
+    /// counted as `writes` says.
+    fn between(&self, from: u64, to: u64, bucket: &str, writes: Writes<'_>) -> S3Requests {
         // Only the run's window is read: the log holds every request since the stack
         // started, tens of megabytes after a few benchmark runs.
         let mut window = Vec::new();
@@ -941,7 +941,36 @@ impl S3Log {
         {
             let _ = file.take(to.saturating_sub(from)).read_to_end(&mut window);
         }
-        s3_requests(&String::from_utf8_lossy(&window), bucket, prefixes)
+        s3_requests(&String::from_utf8_lossy(&window), bucket, writes)
+    }
+}
+
+/// Which writes logged during a run are counted as the run's.
+#[derive(Clone, Copy)]
+enum Writes<'a> {
+    /// Those under any of these key prefixes.
+    Under(&'a [&'a str]),
+    /// Every write but another infrastructure's files, drill records and claims: the
+    /// tests run beside the benchmark and write their own runs meanwhile.
+    NotOfOtherThan(&'a str),
+}
+
+impl Writes<'_> {
+    fn counts(&self, key: &str) -> bool {
+        let key = key.split_once('?').map_or(key, |(key, _)| key);
+        match self {
+            Writes::Under(prefixes) => prefixes.iter().any(|p| key.starts_with(p)),
+            Writes::NotOfOtherThan(infrastructure) => {
+                let of = key
+                    .split_once("/infra/")
+                    .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
+                    .or_else(|| {
+                        key.strip_prefix("claims/")
+                            .and_then(|c| c.rsplit('/').next()?.strip_suffix(".json"))
+                    });
+                of.is_none_or(|of| of == *infrastructure)
+            }
+        }
     }
 }
 
@@ -949,7 +978,7 @@ impl S3Log {
 /// CLI address the emulator) in lines like `127.0.0.1 - - [22/Nov/2026 09:52:58] "PUT
 /// /bucket/key?x-id=PutObject HTTP/1.1" 200 -`. The emulator's other services (STS, EKS,
 /// CloudTrail) are not S3's requests and are left out.
-fn s3_requests(log: &str, bucket: &str, prefixes: &[&str]) -> S3Requests {
+fn s3_requests(log: &str, bucket: &str, writes: Writes<'_>) -> S3Requests {
     let mut counted = S3Requests::default();
     for line in log.lines() {
         let mut request = line.split_once('"').map_or("", |(_, r)| r).split(' ');
@@ -964,7 +993,7 @@ fn s3_requests(log: &str, bucket: &str, prefixes: &[&str]) -> S3Requests {
         }
         counted.all += 1;
         let key = rest.strip_prefix('/').unwrap_or("");
-        if matches!(method, "PUT" | "POST") && prefixes.iter().any(|p| key.starts_with(p)) {
+        if matches!(method, "PUT" | "POST") && writes.counts(key) {
             counted.writes += 1;
         }
     }
@@ -1322,7 +1351,7 @@ async fn main() {
         backup_rss.push(run.peak_rss as f64 / MIB);
         // The run's claim (taken and released) is a write of the run too.
         let claim = format!("claims/2026/01/01/000000/{infrastructure}.json");
-        backup_s3.push(s3_log.between(from, to, &bucket, &[&prefix, &claim]));
+        backup_s3.push(s3_log.between(from, to, &bucket, Writes::Under(&[&prefix, &claim])));
         let (bytes, keys) = stored_bytes(&s3, &bucket, &prefix).await;
         backup_bytes.push(bytes as f64 / MB);
         cold.entry("backup".into())
@@ -1357,7 +1386,7 @@ done
             assert!(status.success(), "the kubectl + aws CLI script failed");
             script_runs.push(t.elapsed().as_secs_f64());
             cpu.entry("script").or_default().push(used);
-            script_s3.push(s3_log.between(from, to, &bucket, &[&script_prefix]));
+            script_s3.push(s3_log.between(from, to, &bucket, Writes::Under(&[&script_prefix])));
             script_bytes.push(stored_bytes(&s3, &bucket, &script_prefix).await.0 as f64 / MB);
         }
 
@@ -1384,7 +1413,7 @@ done
             .measure(Client::Children, invoke(&restore_bin, "restore", &access, &event, &log))
             .await;
         // A restore only reads: any write to the bucket is counted against it.
-        restore_s3.push(s3_log.between(from, s3_log.offset(), &bucket, &[""]));
+        restore_s3.push(s3_log.between(from, s3_log.offset(), &bucket, Writes::NotOfOtherThan(&infrastructure)));
         cpu.entry("restore").or_default().push(used);
         assert!(
             !run.failed && run.response["status"] == "Completed",
@@ -1680,15 +1709,30 @@ mod tests {
         ]
         .concat();
         assert_eq!(
-            s3_requests(&log, BUCKET, &["2030/infra/a/", "claims/2030/run.json"]),
+            s3_requests(&log, BUCKET, Writes::Under(&["2030/infra/a/", "claims/2030/run.json"])),
             S3Requests { all: 5, writes: 2 }
         );
         assert_eq!(
-            s3_requests(&log, BUCKET, &["2030/infra/b/"]),
+            s3_requests(&log, BUCKET, Writes::Under(&["2030/infra/b/"])),
             S3Requests { all: 5, writes: 0 },
             "a write under another run's keys is not this run's"
         );
-        assert_eq!(s3_requests(&log, BUCKET, &[""]).writes, 2);
+        assert_eq!(s3_requests(&log, BUCKET, Writes::Under(&[""])).writes, 2);
+        // Measuring a restore of infrastructure a, the other tests' runs beside it
+        // (infrastructure b's files and claim) are not counted; a's, and any other
+        // write, are.
+        let beside = [
+            line(
+                "PUT",
+                &format!("/{BUCKET}/2030/infra/b/k8s/drill-2030.json?x-id=PutObject"),
+            ),
+            line("PUT", &format!("/{BUCKET}/claims/2030/b.json?x-id=PutObject")),
+            line("PUT", &format!("/{BUCKET}/claims/2030/a.json?x-id=PutObject")),
+            line("PUT", &format!("/{BUCKET}/2030/infra/a/k8s/x.json?x-id=PutObject")),
+            line("PUT", &format!("/{BUCKET}/stray?x-id=PutObject")),
+        ]
+        .concat();
+        assert_eq!(s3_requests(&beside, BUCKET, Writes::NotOfOtherThan("a")).writes, 3);
     }
 
     #[test]
@@ -1700,7 +1744,7 @@ mod tests {
         std::fs::write(&path, [before.as_str(), during.as_str(), after.as_str()].concat()).unwrap();
         let log = S3Log { path: path.clone() };
         let from = before.len() as u64;
-        let counted = log.between(from, from + during.len() as u64, BUCKET, &[""]);
+        let counted = log.between(from, from + during.len() as u64, BUCKET, Writes::Under(&[""]));
         std::fs::remove_file(&path).unwrap();
         assert_eq!(counted, S3Requests { all: 1, writes: 0 });
     }
