@@ -515,7 +515,10 @@ apply_rbac() {
   kube apply -f "$HERE/rbac.yaml" >/dev/null || fail kube-apiserver "could not apply rbac.yaml"
   kube delete clusterrolebinding,clusterrole -l 'app.kubernetes.io/part-of=lifeboat,!lifeboat.io/infrastructure' \
     --ignore-not-found >/dev/null || fail kube-apiserver "could not remove lifeboat's earlier RBAC"
-  log "kube-apiserver: RBAC for the lifeboat:backup and lifeboat:restore groups applied"
+  # The drill's role names no infrastructure (a drill cluster serves several): applied
+  # after the clean-up above, which would take it.
+  kube apply -f "$HERE/drill-rbac.yaml" >/dev/null || fail kube-apiserver "could not apply drill-rbac.yaml"
+  log "kube-apiserver: RBAC for the lifeboat:backup, lifeboat:restore and lifeboat:drill groups applied"
 }
 
 wait_for_controller_manager() {

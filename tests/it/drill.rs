@@ -1,16 +1,19 @@
 //! Restore drills: the real function restores the latest backup into throwaway
 //! namespaces, reads every object back, deletes the namespaces and keeps its record
-//! beside the backup; a drill the cluster refuses objects to fails and names them.
+//! beside the backup; a drill the cluster refuses objects to fails and names them; and
+//! the drill group's RBAC (`infra/drill-rbac.yaml`, the module's rendering) is enough for
+//! a drill and no more.
 
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;
+use lifeboat::cluster::ClusterAccess;
 use lifeboat::drill::{Drill, DrillStatus};
 use lifeboat::event::{Defaults, DrillRequest};
 use lifeboat::restore::Restore;
-use lifeboat_tests::faults::{Fault, Proxy};
+use lifeboat_tests::faults::{Fault, Proxy, write_kubeconfig};
 use lifeboat_tests::{Invocation, Stack, eventually, unaudited};
 use serde_json::{Value, json};
 
@@ -171,4 +174,87 @@ async fn a_drill_whose_objects_the_cluster_refuses_fails_names_them_and_still_cl
     };
     assert_eq!(answer["status"], "Passed", "{answer:#}");
     assert!(answer.get("last_passed_at").is_some());
+}
+
+/// The stack's admin kubeconfig, acting as a member of the group `lifeboat:drill` only.
+fn as_drill_group() -> (kube::config::Kubeconfig, tempfile::TempPath) {
+    let mut config = kube::config::Kubeconfig::read().expect("the stack's kubeconfig reads");
+    for named in &mut config.auth_infos {
+        if let Some(user) = named.auth_info.as_mut() {
+            user.impersonate = Some("lifeboat-drill-test".into());
+            user.impersonate_groups = Some(vec!["lifeboat:drill".into()]);
+        }
+    }
+    let path = write_kubeconfig("drill-group", &serde_json::to_value(&config).expect("JSON"));
+    (config, path)
+}
+
+#[tokio::test]
+async fn the_drill_group_may_drill_and_clean_up_and_nothing_more() {
+    let stack = Stack::connect().await;
+    let backed_up = minutes_ago(14, 11);
+    let (tenant, infra) = stack.backed_up_tenant("drillrbac", &rfc3339(backed_up)).await;
+    let (config, path) = as_drill_group();
+    let drill = Drill {
+        restore: Restore::new(
+            ClusterAccess::Kubeconfig {
+                path: Some(path.to_path_buf()),
+            },
+            stack.s3.clone(),
+            unaudited().await,
+        ),
+    };
+    let request = DrillRequest::from_event(
+        drill_event(&stack, &infra, minutes_ago(5, 11)),
+        &Defaults::default(),
+        Utc::now(),
+    )
+    .unwrap();
+    let record = drill.run(&request, &no_deadline()).await.unwrap();
+    assert_eq!(record.status, DrillStatus::Passed, "{record:#?}");
+    assert_eq!(record.cleanup_errors, Vec::<String>::new());
+    gone(&stack, &record.namespaces[&tenant.namespace]).await;
+
+    // Beyond the drill, the group is refused: reading a tenant's Secrets wholesale,
+    // changing or deleting what exists, and cluster-scoped kinds.
+    let options = kube::config::KubeConfigOptions::default();
+    let client = kube::Client::try_from(kube::Config::from_custom_kubeconfig(config, &options).await.unwrap()).unwrap();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &tenant.namespace);
+    let refused = |result: Result<(), kube::Error>, what: &str| match result {
+        Err(kube::Error::Api(status)) if status.code == 403 => {}
+        other => panic!("the drill group could {what}: {other:?}"),
+    };
+    refused(secrets.list(&Default::default()).await.map(drop), "list Secrets");
+    let mut secret = secrets
+        .get("db-credentials")
+        .await
+        .expect("the group reads an object it restores");
+    secret
+        .metadata
+        .labels
+        .get_or_insert_default()
+        .insert("changed".into(), "yes".into());
+    refused(
+        secrets
+            .replace("db-credentials", &Default::default(), &secret)
+            .await
+            .map(drop),
+        "replace a Secret",
+    );
+    refused(
+        secrets.delete("db-credentials", &Default::default()).await.map(drop),
+        "delete a Secret",
+    );
+    let roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(client);
+    let role = k8s_openapi::api::rbac::v1::ClusterRole {
+        metadata: kube::api::ObjectMeta {
+            name: Some(lifeboat_tests::unique("drill-escalation")),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    refused(
+        roles.create(&Default::default(), &role).await.map(drop),
+        "create a ClusterRole",
+    );
 }

@@ -293,14 +293,16 @@ class PlansCoverWhatTheEmulatorCannotServe(Emulated):
         self.assertNotIn('"*"', "".join(rbac.values()), "a wildcard in the rendered RBAC")
 
     def test_the_local_stacks_rbac_is_what_the_module_renders_for_its_setting(self):
-        local = {"cluster_name": "lifeboat-local",
+        local = {"cluster_name": "lifeboat-local", "drill": {"cluster_name": "lifeboat-local"},
                  "settings": {"IsEnabled": True, "IntervalInHours": "1", "K8sResourceKinds": ["Secret", "ConfigMap"]}}
         plan = self.plan("examples/single-region", example_vars(infrastructures={"local": local}))
-        rendered = plan["planned_values"]["outputs"]["kubernetes_rbac"]["value"]["local"]
-        committed = "".join(line for line in (ROOT / "infra/rbac.yaml").read_text().splitlines(keepends=True)
-                            if not line.startswith("#"))
-        self.assertEqual(committed.strip(), rendered.strip(),
-                         "infra/rbac.yaml drifted from the module: write the kubernetes_rbac output for this setting there")
+        outputs = plan["planned_values"]["outputs"]
+        for path, rendered in [("infra/rbac.yaml", outputs["kubernetes_rbac"]["value"]["local"]),
+                               ("infra/drill-rbac.yaml", outputs["drill_kubernetes_rbac"]["value"]["lifeboat-local"])]:
+            committed = "".join(line for line in (ROOT / path).read_text().splitlines(keepends=True)
+                                if not line.startswith("#"))
+            self.assertEqual(committed.strip(), rendered.strip(),
+                             f"{path} drifted from the module: write the output rendered for this setting there")
 
     def test_a_setting_may_name_rbac_and_custom_kinds_and_restore_may_then_bind_and_escalate(self):
         infra = {"cluster_name": "c", "settings": {"IsEnabled": True, "IntervalInHours": "1",
