@@ -100,10 +100,7 @@ impl RunEvent {
         let mut objects: Map<String, Value> = Map::new();
         for actions in report.counts.values().flat_map(|kinds| kinds.values()) {
             for (action, n) in actions {
-                let key = serde_json::to_value(action)
-                    .ok()
-                    .and_then(|a| a.as_str().map(str::to_string))
-                    .unwrap_or_default();
+                let key = action.name();
                 let total = objects.get(&key).and_then(Value::as_u64).unwrap_or(0) + n;
                 objects.insert(key, json!(total));
             }

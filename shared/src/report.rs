@@ -41,6 +41,17 @@ pub enum Action {
     Failed,
 }
 
+impl Action {
+    /// The action as reports spell it (`backed-up`, `would-create`): its serde name,
+    /// for the places that name it outside a serialised report.
+    pub(crate) fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
 /// How a run ended, as the report states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Status {

@@ -54,10 +54,7 @@ impl Passes {
             _ if self.failed.contains(&key) => {}
             Action::Skipped if self.left_alone.contains(&key) => self.counts.skipped += 1,
             action => {
-                let said = serde_json::to_value(action)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
+                let said = action.name();
                 let reason = match (&r.reason, action) {
                     (_, Action::WouldCreate) => "restored, but not found in the cluster afterwards".to_string(),
                     (Some(reason), _) => format!("not as backed up after the restore ({said}: {reason})"),

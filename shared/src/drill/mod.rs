@@ -257,18 +257,17 @@ fn run_error(message: String) -> RunError {
 /// The drill's line in the log: the alarms' metric filters read `status` and
 /// `hours_since_passed`.
 fn log(drill: &DrillRecord) {
-    let fields = (
-        drill.status.as_str(),
-        drill.infrastructure.as_str(),
-        drill.backup.as_deref().unwrap_or_default(),
-    );
+    let status = drill.status.as_str();
+    let infrastructure = drill.infrastructure.as_str();
+    let backup = drill.backup.as_deref().unwrap_or_default();
+    let hours_since_passed = drill.hours_since_passed;
     if drill.status == DrillStatus::Failed {
         tracing::error!(
             function = "drill",
-            status = fields.0,
-            infrastructure = fields.1,
-            backup = fields.2,
-            hours_since_passed = drill.hours_since_passed,
+            status,
+            infrastructure,
+            backup,
+            hours_since_passed,
             mismatched = drill.objects.mismatched,
             errors = drill.errors.len(),
             "drill failed"
@@ -276,10 +275,10 @@ fn log(drill: &DrillRecord) {
     } else {
         tracing::info!(
             function = "drill",
-            status = fields.0,
-            infrastructure = fields.1,
-            backup = fields.2,
-            hours_since_passed = drill.hours_since_passed,
+            status,
+            infrastructure,
+            backup,
+            hours_since_passed,
             verified = drill.objects.verified,
             "drill finished"
         );

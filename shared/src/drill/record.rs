@@ -187,6 +187,13 @@ mod tests {
     }
 
     #[test]
+    fn the_log_line_spells_each_status_as_the_record_does() {
+        for status in [DrillStatus::Passed, DrillStatus::Failed, DrillStatus::NotDue] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+    }
+
+    #[test]
     fn hours_since_the_last_passed_drill_are_the_windows_when_none_passed() {
         let now: DateTime<Utc> = "2026-12-05T06:00:00Z".parse().unwrap();
         let window = TimeDelta::days(21);
